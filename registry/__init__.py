@@ -1,0 +1,89 @@
+"""registry: an anonymous addiction-treatment registry and care-access service."""
+
+import os
+
+from flask import Flask
+
+from registry import config as settings
+from registry.crypto.keyring import Keyring, KeyringError, load_keyring
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config → extensions → blueprints → errors → cli."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("REGISTRY_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    _configure(app, overrides or {})
+    _load_keyring(app)
+
+    from registry import logs
+    from registry.api import register_api
+    from registry.api.problems import register_error_handlers
+    from registry.api.ratelimit import configure_rate_limits
+    from registry.cli import register_commands
+    from registry.database import engine_options
+    from registry.extensions import db, migrate
+    from registry.web import register_web_hooks
+
+    logs.configure(app)
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    db.init_app(app)
+    import registry.models  # noqa: F401  (every table, for Alembic and the mappers)
+
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(__file__), "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    register_web_hooks(app)
+    configure_rate_limits(app)
+    register_api(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def _configure(app: Flask, overrides: dict) -> None:
+    """Apply defaults, environment, instance/config.py, then the caller's overrides."""
+    app.config.from_object(settings.Defaults)
+    app.config.update(settings.from_environment(os.environ))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(overrides)
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        settings.database_uri(app.config["DATABASE_URL"], app.instance_path),
+    )
+    app.config["JSON_SORT_KEYS"] = False
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+
+
+def _load_keyring(app: Flask) -> None:
+    """Load the keyring; outside testing, refuse to start without one."""
+    given = app.config.get("KEYRING_OBJECT")
+    if isinstance(given, Keyring):
+        app.extensions["keyring"] = given
+        return
+    try:
+        app.extensions["keyring"] = load_keyring(app.config["KEYRING"], app.instance_path)
+    except KeyringError as exc:
+        if app.testing or app.config.get("ALLOW_MISSING_KEYRING"):
+            app.extensions["keyring"] = None
+            app.logger.warning("starting without a keyring: %s", exc)
+            return
+        raise SystemExit(f"registry: {exc}") from None
+
+
+def keyring() -> Keyring:
+    """Return the app's keyring, or raise if it has none."""
+    from flask import current_app
+
+    ring = current_app.extensions.get("keyring")
+    if ring is None:
+        raise KeyringError("no keyring loaded; run 'registry init'")
+    return ring

@@ -1,0 +1,22 @@
+"""HTTP API: blueprints with their schemas, and the OpenAPI document."""
+
+from flask import Flask
+
+from registry.api.spec import API_SETTINGS
+
+
+def register_api(app: Flask) -> None:
+    """Bind flask-smorest and register every blueprint."""
+    from registry.api.audit.routes import blp as audit_blp
+    from registry.api.clinics.routes import blp as clinics_blp
+    from registry.api.docs import docs
+    from registry.api.health.routes import blp as health_blp
+    from registry.api.me.routes import blp as me_blp
+    from registry.extensions import api
+
+    for key, value in API_SETTINGS.items():
+        app.config.setdefault(key, value)
+    api.init_app(app)
+    for blueprint in (health_blp, me_blp, clinics_blp, audit_blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs)

@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (service with demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
+
+.PHONY: run test test-postgres bench lint format install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/registry init
+	$(BIN)/registry demo --if-empty --save-tokens instance/demo-tokens.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/run.sh
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	REGISTRY_TEST_DATABASE_URL=$${REGISTRY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	REGISTRY_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/http_overhead.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check registry tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/ruff format --check registry tests bench wsgi.py gunicorn.conf.py
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix registry tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/ruff format registry tests bench wsgi.py gunicorn.conf.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""Configuration: defaults in code, then REGISTRY_* environment, then instance/config.py."""
+
+import os
+from pathlib import Path
+
+ENV_PREFIX = "REGISTRY_"
+
+
+class Defaults:
+    """Settings every deployment starts from; see README "Configuration"."""
+
+    # Database URL; empty means SQLite at instance/registry.sqlite3.
+    DATABASE_URL = ""
+    # Keyring: a path to a JSON file or the JSON itself; empty means instance/keyring.json.
+    KEYRING = ""
+    # Largest accepted request body in bytes (413 above).
+    MAX_CONTENT_LENGTH = 64 * 1024
+    # Lifetime of a new API token in days.
+    TOKEN_TTL_DAYS = 90
+    # flask-limiter storage: memory:// for one host, redis://host:6379/0 in production.
+    RATELIMIT_STORAGE_URI = "memory://"
+    # What to do when the rate-limit store is down: fail open (serve) or closed (429).
+    RATELIMIT_FAIL_OPEN = True
+    # Failed authentications allowed per client before 429 (flask-limiter syntax).
+    AUTH_FAILURE_LIMIT = "30 per minute"
+    # Number of trusted reverse proxies in front of the service (X-Forwarded-For hops).
+    TRUSTED_PROXIES = 0
+    # How often the scheduler signs an audit checkpoint when the log has grown.
+    AUDIT_CHECKPOINT_SECONDS = 300
+    # Scheduler lease length on SQLite; a scheduler that stops renewing loses it after this.
+    SCHEDULER_LEASE_SECONDS = 60
+    LOG_LEVEL = "INFO"
+    # The region list (code, names in en/ru/kk); another country needs only another file.
+    REGIONS_FILE = str(Path(__file__).parent / "data" / "regions_kz.json")
+    # Start without a keyring (the CLI does, so that `init` can create one); never in service.
+    ALLOW_MISSING_KEYRING = False
+
+
+def _coerce(raw: str, default: object) -> object:
+    """Convert an environment string to the type of its default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def from_environment(environ: os._Environ | dict) -> dict:
+    """Return the settings given as REGISTRY_* environment variables."""
+    found = {}
+    for name in dir(Defaults):
+        if name.isupper() and ENV_PREFIX + name in environ:
+            found[name] = _coerce(environ[ENV_PREFIX + name], getattr(Defaults, name))
+    return found
+
+
+def database_uri(url: str, instance_path: str) -> str:
+    """Return the SQLAlchemy URI, defaulting to SQLite in the instance folder."""
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / "registry.sqlite3")
+    if url.startswith(("postgres://", "postgresql://")):
+        # psycopg 3 is the driver we ship; SQLAlchemy would otherwise look for psycopg2.
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url

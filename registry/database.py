@@ -1,0 +1,59 @@
+"""SQLAlchemy base, naming conventions and engine settings for SQLite and PostgreSQL."""
+
+import sqlite3
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def engine_options(uri: str) -> dict:
+    """Return engine options suited to the database behind the URI."""
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 3},
+    }
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    """Turn on WAL and foreign keys, and let us issue BEGIN ourselves."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Autocommit at the driver level so that the "begin" hook below decides how to begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_immediate(connection) -> None:
+    """Take SQLite's write lock at BEGIN, so a read-then-write never fails on upgrade."""
+    if connection.dialect.name == "sqlite":
+        # A deferred transaction that reads, then writes after another writer committed,
+        # fails at once with SQLITE_BUSY (busy_timeout cannot help); IMMEDIATE waits instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
