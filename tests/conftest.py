@@ -52,13 +52,44 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
-    """Return the URL of this session's own database."""
+def _new_database(directory) -> Iterator[str]:
+    """Yield the URL of a new, empty database (PostgreSQL when configured, else SQLite)."""
     if PG_URL:
         yield from _postgres_database()
     else:
-        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "registry.sqlite3")
+        yield "sqlite:///" + str(directory / "registry.sqlite3")
+
+
+def migrate_database(app: Flask) -> None:
+    """Apply the migrations and load the region list."""
+    from flask_migrate import upgrade
+
+    from registry.access.regions import load_regions
+
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        load_regions(app.config["REGIONS_FILE"])
+        db.session.commit()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """Return the URL of this session's own database."""
+    yield from _new_database(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture()
+def fresh_app(keyring, tmp_path) -> Iterator[Flask]:
+    """Return an app on its own new database whose writes really commit.
+
+    For tests of concurrency, several processes or crash safety; slower than `client`.
+    """
+    for url in _new_database(tmp_path):
+        app = make_test_app(url, keyring, str(tmp_path / "instance"))
+        migrate_database(app)
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -86,15 +117,8 @@ def make_test_app(database_url: str, keyring: Keyring | None, instance: str, **e
 @pytest.fixture(scope="session")
 def app(database_url, keyring, tmp_path_factory) -> Iterator[Flask]:
     """Return the session's app with a migrated database and the region list."""
-    from flask_migrate import upgrade
-
-    from registry.access.regions import load_regions
-
     app = make_test_app(database_url, keyring, str(tmp_path_factory.mktemp("instance")))
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        load_regions(app.config["REGIONS_FILE"])
-        db.session.commit()
+    migrate_database(app)
     # Close each request's session at its end, as the app context teardown does in production.
     app.teardown_request(lambda _exc: db.session.remove() if has_request_context() else None)
     yield app
