@@ -1,6 +1,7 @@
 """Readiness checks: database reachable, keyring loaded, migrations current."""
 
 import logging
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
@@ -27,8 +28,9 @@ def readiness(app: Flask) -> dict[str, str]:
     """Return each dependency's state; values never carry secrets or exception text."""
     checks = {"keyring": "ok" if app.extensions.get("keyring") else "missing"}
     try:
-        with db.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+        connection = db.session.connection()
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        db.session.rollback()
         checks["database"] = "ok"
         checks["migrations"] = "ok" if current == migration_heads() else "pending"
     except Exception as exc:  # any failure means not ready; the reason goes to the log only

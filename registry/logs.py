@@ -32,10 +32,9 @@ def configure(app: Flask) -> None:
     """Send the app's and the registry's logs through the JSON handler."""
     if app.testing:
         return  # pytest captures plain records; JSON adds nothing there
+    # app.logger is the "registry" logger; replace Flask's plain-text default handler.
     logger = logging.getLogger("registry")
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        logger.addHandler(json_handler())
+    ours = [h for h in logger.handlers if isinstance(h.formatter, JsonFormatter)]
+    logger.handlers[:] = ours or [json_handler()]
     logger.setLevel(app.config["LOG_LEVEL"])
     logger.propagate = False
-    app.logger.handlers[:] = logger.handlers
-    app.logger.setLevel(app.config["LOG_LEVEL"])

@@ -1,6 +1,7 @@
 """Map every error to an RFC 9457 application/problem+json answer, in one place."""
 
 import logging
+import traceback
 
 from flask import Flask, Response, current_app, g, json
 from marshmallow import Schema, fields
@@ -160,7 +161,15 @@ def handle_unexpected(exc: Exception) -> Response:
     if current_app.testing:
         raise exc  # fail loudly in tests
     _rollback_quietly()
-    log.exception("unhandled error")
+    # Type and frames only: an exception's message can quote input, even an identifier.
+    frames = traceback.extract_tb(exc.__traceback__)[-10:]
+    log.error(
+        "unhandled error",
+        extra={
+            "error": type(exc).__name__,
+            "frames": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames],
+        },
+    )
     return problem(
         500, "Internal server error", "something went wrong on our side", slug="internal-error"
     )

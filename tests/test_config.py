@@ -1,0 +1,50 @@
+"""Configuration layering and start-up refusal without a keyring."""
+
+import pytest
+
+from registry import create_app
+from registry.config import Defaults, database_uri, from_environment
+
+
+def test_environment_values_take_the_type_of_their_default():
+    found = from_environment(
+        {
+            "REGISTRY_TOKEN_TTL_DAYS": "7",
+            "REGISTRY_RATELIMIT_FAIL_OPEN": "no",
+            "REGISTRY_LOG_LEVEL": "DEBUG",
+            "REGISTRY_UNKNOWN": "x",
+        }
+    )
+    assert found == {"TOKEN_TTL_DAYS": 7, "RATELIMIT_FAIL_OPEN": False, "LOG_LEVEL": "DEBUG"}
+
+
+def test_database_url_defaults_to_sqlite_in_the_instance(tmp_path):
+    assert database_uri("", str(tmp_path)) == f"sqlite:///{tmp_path}/registry.sqlite3"
+    assert database_uri("postgresql://u@h/db", "x") == "postgresql+psycopg://u@h/db"
+
+
+def test_instance_config_overrides_environment(tmp_path, monkeypatch, keyring):
+    (tmp_path / "config.py").write_text("TOKEN_TTL_DAYS = 3\n")
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("REGISTRY_TOKEN_TTL_DAYS", "9")
+    monkeypatch.setenv("REGISTRY_MAX_CONTENT_LENGTH", "1000")
+    app = create_app({"TESTING": True, "KEYRING_OBJECT": keyring})
+    assert app.config["TOKEN_TTL_DAYS"] == 3
+    assert app.config["MAX_CONTENT_LENGTH"] == 1000
+    assert Defaults.MAX_CONTENT_LENGTH == 64 * 1024
+
+
+def test_service_refuses_to_start_without_a_keyring(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(SystemExit) as stopped:
+        create_app({})
+    assert "registry init" in str(stopped.value)
+
+
+def test_keyring_can_come_from_the_environment_as_json(tmp_path, monkeypatch, keyring):
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("REGISTRY_KEYRING", keyring.dumps())
+    app = create_app({})
+    assert (
+        app.extensions["keyring"].primary("linkage").material == keyring.primary("linkage").material
+    )
