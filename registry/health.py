@@ -28,13 +28,14 @@ def readiness(app: Flask) -> dict[str, str]:
     """Return each dependency's state; values never carry secrets or exception text."""
     checks = {"keyring": "ok" if app.extensions.get("keyring") else "missing"}
     try:
-        connection = db.session.connection()
-        current = set(MigrationContext.configure(connection).get_current_heads())
-        db.session.rollback()
+        current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
         checks["database"] = "ok"
         checks["migrations"] = "ok" if current == migration_heads() else "pending"
     except Exception as exc:  # any failure means not ready; the reason goes to the log only
         log.warning("readiness: database check failed", extra={"error": type(exc).__name__})
         checks["database"] = "unreachable"
         checks["migrations"] = "unknown"
+    finally:
+        with suppress(Exception):  # a dead connection cannot roll back; the pool drops it
+            db.session.rollback()
     return checks

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from sqlalchemy import select
 
@@ -93,7 +94,7 @@ def test_two_scheduler_processes_never_run_a_job_twice(fresh_app, tmp_path):
     slots = [r.slot for r in runs]
     assert len(slots) == len(set(slots))
     # Never two runs at once: each run finished before the next one started.
-    for earlier, later in zip(runs, runs[1:], strict=False):
+    for earlier, later in pairwise(runs):
         assert earlier.finished_at <= later.started_at
     # The log grew once, so exactly one checkpoint was signed although both kept trying.
     assert len(checkpoints) == 1
