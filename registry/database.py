@@ -2,9 +2,10 @@
 
 import sqlite3
 
+from flask import g, has_app_context
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -50,10 +51,29 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def read_only(view):
+    """Mark a view that never writes, so that SQLite need not take its write lock."""
+    view.read_only = True
+    return view
+
+
+def _in_read_only_request() -> bool:
+    return has_app_context() and bool(g.get("read_only"))
+
+
 @event.listens_for(Engine, "begin")
-def _begin_immediate(connection) -> None:
-    """Take SQLite's write lock at BEGIN, so a read-then-write never fails on upgrade."""
-    if connection.dialect.name == "sqlite":
-        # A deferred transaction that reads, then writes after another writer committed,
-        # fails at once with SQLITE_BUSY (busy_timeout cannot help); IMMEDIATE waits instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin_sqlite(connection) -> None:
+    """Begin SQLite transactions that may write with the write lock already held."""
+    if connection.dialect.name != "sqlite":
+        return
+    # A deferred transaction that reads, then writes after another writer committed, fails
+    # at once with SQLITE_BUSY (busy_timeout cannot help); IMMEDIATE waits for the lock
+    # instead. Read-only requests skip the lock, so readers never queue behind writers.
+    connection.exec_driver_sql("BEGIN" if _in_read_only_request() else "BEGIN IMMEDIATE")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_in_read_only_requests(session, _context, _instances) -> None:
+    """Fail loudly if a view marked read-only writes (its transaction holds no write lock)."""
+    if _in_read_only_request() and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a read-only view tried to write")

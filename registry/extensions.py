@@ -4,12 +4,13 @@ from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from registry.api.ratelimit import client_key, counts_failed_auth
+from registry.api.ratelimit import client_key, has_no_limits
 from registry.api.spec import RegistryApi
 from registry.database import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = RegistryApi()
-# Keys are HMAC(daily key, IP); the default limit counts failed authentications only.
-limiter = Limiter(key_func=client_key, default_limits_deduct_when=counts_failed_auth)
+# Keys are HMAC(daily key, IP): no raw client address is kept, even in the limit store.
+limiter = Limiter(key_func=client_key)
+limiter.request_filter(has_no_limits)

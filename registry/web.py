@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -24,6 +24,12 @@ def assign_request_id() -> None:
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
+def note_read_only() -> None:
+    """Remember whether the view promised not to write (see registry.database.read_only)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    g.read_only = getattr(view, "read_only", False)
+
+
 def require_json_body() -> None:
     """Refuse an API body that is not JSON (415) before any view parses it."""
     if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
@@ -36,18 +42,26 @@ def require_json_body() -> None:
         raise UnsupportedMediaType()
 
 
+# Set on every answer; the CSP and caching depend on what is answered.
+_ALWAYS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+
+
 def secure_headers(response: Response) -> Response:
-    """Add security headers; API answers are never cached."""
+    """Add security headers; nothing but static assets may be cached."""
     headers = response.headers
+    headers.extend(_ALWAYS)
     headers["X-Request-ID"] = g.get("request_id", "")
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-    is_page = response.mimetype == "text/html"
-    headers.setdefault("Content-Security-Policy", PAGE_CSP if is_page else API_CSP)
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = (
+            PAGE_CSP if response.mimetype == "text/html" else API_CSP
+        )
     if not request.path.startswith(STATIC_PREFIXES):
         headers["Cache-Control"] = "no-store"
     return response
@@ -56,5 +70,8 @@ def secure_headers(response: Response) -> Response:
 def register_web_hooks(app: Flask) -> None:
     """Install the hooks in the order they must run."""
     app.before_request(assign_request_id)
+    app.before_request(note_read_only)
     app.before_request(require_json_body)
     app.after_request(secure_headers)
+    # g outlives a request when an app context is shared (CLI, tests): forget the promise.
+    app.teardown_request(lambda _exc: g.pop("read_only", None))

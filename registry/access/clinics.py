@@ -7,7 +7,8 @@ from sqlalchemy import select
 from registry.access.models import Clinic, Region
 from registry.audit.log import record
 from registry.auth.guard import require_own_clinic
-from registry.auth.models import Role, User
+from registry.auth.models import Role
+from registry.auth.tokens import Principal
 from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
 
@@ -25,7 +26,7 @@ def create_clinic(name: str, region_code: str, centre_type: str, timezone: str) 
     return clinic
 
 
-def visible_clinics(user: User) -> list[Clinic]:
+def visible_clinics(user: Principal) -> list[Clinic]:
     """Return every clinic for operators, and only their own for clinic staff."""
     query = select(Clinic).order_by(Clinic.id)
     if Role.ADMIN not in user.roles:
@@ -33,7 +34,7 @@ def visible_clinics(user: User) -> list[Clinic]:
     return list(db.session.execute(query).scalars())
 
 
-def get_clinic(user: User, clinic_id: int) -> Clinic:
+def get_clinic(user: Principal, clinic_id: int) -> Clinic:
     """Return a clinic the user may see; another clinic's is reported as not found."""
     if Role.ADMIN not in user.roles:
         require_own_clinic(clinic_id)

@@ -2,9 +2,11 @@
 
 import hashlib
 import hmac
+import time
 from datetime import date
 
 from flask import Flask, current_app, request
+from limits import parse
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registry import clock
@@ -24,9 +26,42 @@ def client_key() -> str:
     return hmac.new(key, address, hashlib.sha256).hexdigest()[:32]
 
 
-def counts_failed_auth(response) -> bool:
-    """Count only answers of 401 against the default limit (token brute-forcing)."""
-    return response.status_code == 401
+def failed_authentication_retry_after() -> int | None:
+    """Count a failed authentication; return seconds to wait when the client is over the limit."""
+    from registry.extensions import limiter
+
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    # Counted only on failure, so valid requests pay nothing for brute-force protection.
+    item = parse(current_app.config["AUTH_FAILURE_LIMIT"])
+    key = client_key()
+    try:
+        if limiter.limiter.hit(item, "auth-failure", key):
+            return None
+        reset_at = limiter.limiter.get_window_stats(item, "auth-failure", key).reset_time
+    except Exception:  # the limit store is down
+        if current_app.config["RATELIMIT_FAIL_OPEN"]:
+            return None
+        return 60
+    return max(1, int(reset_at - time.time()) + 1)
+
+
+def rate_limit(limit: str, **options):
+    """Apply a flask-limiter limit to a view (and mark it, so unlimited views skip the check)."""
+    from registry.extensions import limiter
+
+    def decorator(view):
+        limited = limiter.limit(limit, **options)(view)
+        limited.rate_limited = True
+        return limited
+
+    return decorator
+
+
+def has_no_limits() -> bool:
+    """Tell flask-limiter to skip views that declare no limit (most of the API)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "rate_limited", False)
 
 
 def configure_rate_limits(app: Flask) -> None:
@@ -38,5 +73,4 @@ def configure_rate_limits(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", app.config["RATELIMIT_FAIL_OPEN"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault("RATELIMIT_DEFAULT", app.config["AUTH_FAILURE_LIMIT"])
     limiter.init_app(app)

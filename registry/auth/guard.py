@@ -4,9 +4,9 @@ from functools import wraps
 
 from flask import g, request
 
-from registry.auth.models import User
-from registry.auth.tokens import user_for_token
-from registry.errors import Forbidden, NotFound, Unauthorized
+from registry.api.ratelimit import failed_authentication_retry_after
+from registry.auth.tokens import Principal, principal_for_token
+from registry.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 
 # Marks a view as open to everyone; the authorisation matrix test reads it.
 PUBLIC = "public"
@@ -14,17 +14,20 @@ PUBLIC = "public"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="registry"'}
 
 
-def authenticate() -> User:
-    """Return the user behind the request's bearer token, or raise 401."""
+def authenticate() -> Principal:
+    """Return the principal behind the request's bearer token, or raise 401 (429 when abused)."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    found = user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
+    found = principal_for_token(secret.strip()) if scheme.lower() == "bearer" else None
     if found is None:
+        retry_after = failed_authentication_retry_after()
+        if retry_after is not None:
+            raise TooManyRequests(headers={"Retry-After": str(retry_after)})
         # One answer for missing, malformed, unknown, expired and revoked tokens,
         # so that the response never tells which tokens or users exist.
         raise Unauthorized("a valid bearer token is required", headers=_CHALLENGE)
-    g.user, g.token = found
-    return g.user
+    g.user = found
+    return found
 
 
 def roles_required(*roles: str):
@@ -53,8 +56,8 @@ def public(view):
     return view
 
 
-def current_user() -> User | None:
-    """Return the authenticated user of this request, if any."""
+def current_user() -> Principal | None:
+    """Return the authenticated principal of this request, if any."""
     return g.get("user")
 
 

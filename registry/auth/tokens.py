@@ -2,12 +2,13 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from registry import clock
-from registry.auth.models import ApiToken, User
+from registry.auth.models import ApiToken, User, UserRole
 from registry.extensions import db
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 (a public prefix, not a secret)
@@ -30,19 +31,44 @@ def issue_token(user: User, ttl_days: int) -> tuple[ApiToken, str]:
     return row, secret
 
 
-def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
-    """Return the active user and token a secret belongs to, or None."""
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user behind a valid token, as the request needs it."""
+
+    id: int
+    name: str
+    clinic_id: int | None
+    roles: frozenset[str]
+    token_id: int
+    token_expires_at: datetime
+
+
+# One round trip, one row per role; checked on every authenticated request, so kept lean.
+_PRINCIPAL_QUERY = (
+    select(ApiToken.id, ApiToken.expires_at, User.id, User.name, User.clinic_id, UserRole.role)
+    .join(User, User.id == ApiToken.user_id)
+    .join(UserRole, UserRole.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        User.disabled_at.is_(None),
+    )
+)
+
+
+def principal_for_token(secret: str) -> Principal | None:
+    """Return the principal a valid, unexpired, unrevoked token belongs to, or None."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
-    ).scalar_one_or_none()
-    now = clock.now()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    rows = (
+        db.session.connection().execute(_PRINCIPAL_QUERY, {"token_hash": hash_token(secret)}).all()
+    )
+    if not rows or rows[0][1] <= clock.now():
         return None
-    if row.user.disabled_at is not None:
-        return None
-    return row.user, row
+    token_id, expires_at, user_id, name, clinic_id, _ = rows[0]
+    return Principal(
+        user_id, name, clinic_id, frozenset(row[5] for row in rows), token_id, expires_at
+    )
 
 
 def revoke_token(token_id: int) -> ApiToken | None:

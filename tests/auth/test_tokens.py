@@ -100,7 +100,7 @@ def test_failed_authentications_are_rate_limited(app, database_url, keyring, tmp
         keyring,
         str(tmp_path),
         RATELIMIT_ENABLED=True,
-        RATELIMIT_DEFAULT="3 per minute",
+        AUTH_FAILURE_LIMIT="3 per minute",
     )
     client = limited.test_client()
     codes = [client.get("/api/v1/me", headers=bearer("rgt_x")).status_code for _ in range(5)]

@@ -21,6 +21,7 @@ from registry.audit.checkpoints import (
 )
 from registry.audit.models import AuditCheckpoint, AuditEntry
 from registry.auth.models import Role
+from registry.database import read_only
 from registry.errors import NotFound
 from registry.extensions import db
 
@@ -43,6 +44,7 @@ def _checkpoint_view(checkpoint: AuditCheckpoint) -> dict:
 
 
 @blp.route("/checkpoint", methods=["GET"])
+@read_only
 @blp.auth(Role.ADMIN)
 @blp.response(200, CheckpointSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -55,6 +57,7 @@ def checkpoint():
 
 
 @blp.route("/proof", methods=["GET"])
+@read_only
 @blp.auth(Role.ADMIN)
 @blp.arguments(ProofQuerySchema, location="query")
 @blp.response(200, InclusionProofSchema)
@@ -73,6 +76,7 @@ def proof(query):
 
 
 @blp.route("/consistency", methods=["GET"])
+@read_only
 @blp.auth(Role.ADMIN)
 @blp.arguments(ConsistencyQuerySchema, location="query")
 @blp.response(200, ConsistencyProofSchema)
@@ -83,6 +87,7 @@ def consistency(query):
 
 
 @blp.route("/entries", methods=["GET"])
+@read_only
 @blp.auth(Role.ADMIN)
 @blp.arguments(EntryPageQuerySchema, location="query")
 @blp.response(200, EntryPageSchema)

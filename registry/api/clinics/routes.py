@@ -6,6 +6,7 @@ from registry.access.clinics import create_clinic, get_clinic, visible_clinics
 from registry.api.blueprint import ApiBlueprint
 from registry.api.clinics.schemas import ClinicSchema
 from registry.auth.models import Role
+from registry.database import read_only
 from registry.extensions import db
 
 blp = ApiBlueprint("clinics", __name__, url_prefix="/api/v1/clinics", description="Clinics")
@@ -23,6 +24,7 @@ def create(data):
 
 
 @blp.route("", methods=["GET"])
+@read_only
 @blp.auth(Role.ADMIN, Role.CLINICIAN, Role.CLINIC_ADMIN)
 @blp.response(200, ClinicSchema(many=True))
 def list_clinics():
@@ -31,6 +33,7 @@ def list_clinics():
 
 
 @blp.route("/<int:clinic_id>", methods=["GET"])
+@read_only
 @blp.auth(Role.ADMIN, Role.CLINICIAN, Role.CLINIC_ADMIN)
 @blp.response(200, ClinicSchema)
 @blp.alt_response(404, response="NOT_FOUND")

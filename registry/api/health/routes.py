@@ -4,6 +4,7 @@ from flask import current_app
 from marshmallow import Schema, fields
 
 from registry.api.blueprint import ApiBlueprint
+from registry.database import read_only
 from registry.health import readiness
 
 blp = ApiBlueprint("health", __name__, url_prefix="/", description="Health probes")
@@ -17,6 +18,7 @@ class HealthSchema(Schema):
 
 
 @blp.route("/healthz", methods=["GET"])
+@read_only
 @blp.public
 @blp.response(200, HealthSchema)
 def healthz():
@@ -25,6 +27,7 @@ def healthz():
 
 
 @blp.route("/readyz", methods=["GET"])
+@read_only
 @blp.public
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="Not ready")

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields
 
 from registry.api.blueprint import ApiBlueprint
 from registry.auth.models import Role
+from registry.database import read_only
 
 blp = ApiBlueprint("me", __name__, url_prefix="/api/v1", description="The caller")
 
@@ -20,6 +21,7 @@ class MeSchema(Schema):
 
 
 @blp.route("/me", methods=["GET"])
+@read_only
 @blp.auth(*Role)
 @blp.response(200, MeSchema)
 def me():
@@ -30,5 +32,5 @@ def me():
         "name": user.name,
         "roles": sorted(user.roles),
         "clinic_id": user.clinic_id,
-        "token_expires_at": g.token.expires_at,
+        "token_expires_at": user.token_expires_at,
     }

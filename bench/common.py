@@ -1,0 +1,121 @@
+"""Shared benchmark plumbing: a throwaway instance, gunicorn servers, and wrk runs."""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """Return a free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def workers() -> int:
+    """Return the worker count gunicorn.conf.py would choose."""
+    return int(os.environ.get("GUNICORN_WORKERS", (os.cpu_count() or 1) * 2 + 1))
+
+
+class Instance:
+    """A registry instance in a temporary folder (SQLite unless a database URL is given)."""
+
+    def __init__(self, database_url: str = ""):
+        self.path = Path(tempfile.mkdtemp(prefix="registry-bench-"))
+        self.env = {**os.environ, "REGISTRY_INSTANCE_PATH": str(self.path / "instance"),
+                    "GUNICORN_ACCESSLOG": str(self.path / "access.log")}
+        if database_url:
+            self.env["REGISTRY_DATABASE_URL"] = database_url
+        self.cli("init")
+
+    def cli(self, *args: str) -> str:
+        """Run a registry command and return its output."""
+        done = subprocess.run([str(BIN / "registry"), *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def user(self, name: str, *roles: str, clinic: int | None = None) -> dict:
+        """Create a user and return its JSON (with the token)."""
+        args = ["user", "create", name, "--json"]
+        for role in roles:
+            args += ["--role", role]
+        if clinic is not None:
+            args += ["--clinic", str(clinic)]
+        return json.loads(self.cli(*args))
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def gunicorn(app: str, env: dict, port: int, worker_count: int, config: bool = True):
+    """Run gunicorn on a port until the block ends."""
+    args = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(worker_count)]
+    if config:
+        args += ["-c", str(ROOT / "gunicorn.conf.py")]
+    else:
+        args += ["--access-logfile", env.get("GUNICORN_ACCESSLOG", "-")]
+    process = subprocess.Popen([*args, app], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until the server answers anything on its port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (loopback only)
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is up
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
+def wrk(url: str, seconds: int = 10, connections: int = 16, headers: dict | None = None,
+        script: str | None = None) -> float:
+    """Load a URL with wrk and return requests per second (non-2xx answers are an error)."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    if script:
+        args += ["-s", script]
+    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw non-2xx answers:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def alternate(runs: dict, rounds: int = 3) -> dict[str, float]:
+    """Run each named measurement in turn, `rounds` times, and return the medians."""
+    results: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            results[name].append(run())
+    return {name: statistics.median(values) for name, values in results.items()}
