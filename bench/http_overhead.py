@@ -24,8 +24,7 @@ def main() -> None:
     count = workers()
     try:
         with gunicorn("wsgi:app", instance.env, free_port(), count) as full, \
-                gunicorn("bench.bare_app:app", instance.env, free_port(), count,
-                         config=False) as bare:
+                gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare:
             medians = alternate({
                 "bare": lambda: wrk(bare + "/", options.seconds),
                 "full": lambda: wrk(full + "/api/v1/me", options.seconds,

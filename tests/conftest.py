@@ -19,18 +19,35 @@ PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("REGISTRY_REQUIRE_POSTGRES") == "1"
 
 
+def pytest_configure(config):
+    """Refuse to start a run that must use PostgreSQL without one."""
+    if REQUIRE_PG and not PG_URL:
+        raise pytest.UsageError("REGISTRY_REQUIRE_POSTGRES=1 needs REGISTRY_TEST_DATABASE_URL")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip PostgreSQL-only tests without PostgreSQL, unless CI requires them."""
+    """Skip PostgreSQL-only tests without PostgreSQL (locally; CI requires them)."""
     if PG_URL:
         return
     for item in items:
         if "postgres" in item.keywords:
-            if REQUIRE_PG:
-                item.add_marker(
-                    pytest.mark.xfail(reason="PostgreSQL required", strict=True, run=False)
-                )
-            else:
-                item.add_marker(pytest.mark.skip(reason="set REGISTRY_TEST_DATABASE_URL"))
+            item.add_marker(pytest.mark.skip(reason="set REGISTRY_TEST_DATABASE_URL"))
+
+
+_skipped_postgres_tests: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Remember PostgreSQL tests that skipped themselves."""
+    if report.skipped and "postgres" in report.keywords:
+        _skipped_postgres_tests.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail a run that requires PostgreSQL if any PostgreSQL test was skipped."""
+    if REQUIRE_PG and _skipped_postgres_tests:
+        print(f"\nPostgreSQL tests were skipped: {_skipped_postgres_tests}")
+        session.exitstatus = 1
 
 
 def _postgres_database() -> Iterator[str]:
