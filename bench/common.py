@@ -36,16 +36,25 @@ class Instance:
 
     def __init__(self, database_url: str = ""):
         self.path = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-        self.env = {**os.environ, "REGISTRY_INSTANCE_PATH": str(self.path / "instance"),
-                    "GUNICORN_ACCESSLOG": str(self.path / "access.log")}
+        self.env = {
+            **os.environ,
+            "REGISTRY_INSTANCE_PATH": str(self.path / "instance"),
+            "GUNICORN_ACCESSLOG": str(self.path / "access.log"),
+        }
         if database_url:
             self.env["REGISTRY_DATABASE_URL"] = database_url
         self.cli("init")
 
     def cli(self, *args: str) -> str:
         """Run a registry command and return its output."""
-        done = subprocess.run([str(BIN / "registry"), *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [str(BIN / "registry"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return done.stdout
 
     def user(self, name: str, *roles: str, clinic: int | None = None) -> dict:
@@ -70,8 +79,14 @@ def gunicorn(app: str, env: dict, port: int, worker_count: int, config: bool = T
         args += ["-c", str(ROOT / "gunicorn.conf.py")]
     else:
         args += ["--access-logfile", env.get("GUNICORN_ACCESSLOG", "-")]
-    process = subprocess.Popen([*args, app], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [*args, app],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/", process)
         yield f"http://127.0.0.1:{port}"
@@ -87,7 +102,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (loopback only)
+            urllib.request.urlopen(url, timeout=1)
             return
         except urllib.error.HTTPError:
             return  # any HTTP answer means it is up
@@ -96,8 +111,13 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError("server did not come up")
 
 
-def wrk(url: str, seconds: int = 10, connections: int = 16, headers: dict | None = None,
-        script: str | None = None) -> float:
+def wrk(
+    url: str,
+    seconds: int = 10,
+    connections: int = 16,
+    headers: dict | None = None,
+    script: str | None = None,
+) -> float:
     """Load a URL with wrk and return requests per second (non-2xx answers are an error)."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")

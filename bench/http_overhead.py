@@ -23,22 +23,33 @@ def main() -> None:
     token = instance.user("bench.analyst", "analyst")["token"]
     count = workers()
     try:
-        with gunicorn("wsgi:app", instance.env, free_port(), count) as full, \
-                gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare:
-            medians = alternate({
-                "bare": lambda: wrk(bare + "/", options.seconds),
-                "full": lambda: wrk(full + "/api/v1/me", options.seconds,
-                                    headers={"Authorization": f"Bearer {token}"}),
-            }, options.rounds)
+        with (
+            gunicorn("wsgi:app", instance.env, free_port(), count) as full,
+            gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare,
+        ):
+            medians = alternate(
+                {
+                    "bare": lambda: wrk(bare + "/", options.seconds),
+                    "full": lambda: wrk(
+                        full + "/api/v1/me",
+                        options.seconds,
+                        headers={"Authorization": f"Bearer {token}"},
+                    ),
+                },
+                options.rounds,
+            )
     finally:
         instance.cleanup()
     ratio = medians["full"] / medians["bare"]
     print(f"workers: {count}, database: {options.database_url or 'sqlite'}")
     print(f"bare Flask GET /             {medians['bare']:9.0f} req/s")
-    print(f"registry GET /api/v1/me      {medians['full']:9.0f} req/s (bearer token, audit, "
-          f"headers)")
-    print(f"ratio full/bare: {ratio:.2f} (target >= {TARGET}) "
-          f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}")
+    print(
+        f"registry GET /api/v1/me      {medians['full']:9.0f} req/s (bearer token, audit, headers)"
+    )
+    print(
+        f"ratio full/bare: {ratio:.2f} (target >= {TARGET}) "
+        f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}"
+    )
 
 
 if __name__ == "__main__":

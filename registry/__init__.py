@@ -16,6 +16,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_relative_config=True,
     )
     _configure(app, overrides or {})
+    app.json.sort_keys = False  # keep schema order: problem+json reads type, title, status…
     _load_keyring(app)
 
     from registry import logs
@@ -59,7 +60,6 @@ def _configure(app: Flask, overrides: dict) -> None:
         "SQLALCHEMY_DATABASE_URI",
         settings.database_uri(app.config["DATABASE_URL"], app.instance_path),
     )
-    app.config["JSON_SORT_KEYS"] = False
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from registry.errors import RegistryError
+from registry.errors import RegistryError, ValidationFailed
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("registry.errors")
@@ -110,11 +110,17 @@ def handle_http_exception(exc: HTTPException) -> Response:
     headers.update((getattr(exc, "data", None) or {}).get("headers") or {})
     if exc.code == 429 and "Retry-After" not in headers:
         headers["Retry-After"] = "60"
-    errors = _webargs_errors(exc) if exc.code == 422 else None
+    if exc.code == 422:  # webargs: the same problem type as our own validation errors
+        return problem(
+            422,
+            ValidationFailed.title,
+            _GENERIC_DETAIL[422],
+            slug=ValidationFailed.slug,
+            errors=_webargs_errors(exc),
+            headers=headers,
+        )
     # Our own generic text: webargs and werkzeug descriptions can quote parts of the input.
-    return problem(
-        exc.code or 500, exc.name, _GENERIC_DETAIL.get(exc.code), errors=errors, headers=headers
-    )
+    return problem(exc.code or 500, exc.name, _GENERIC_DETAIL.get(exc.code), headers=headers)
 
 
 _GENERIC_DETAIL = {

@@ -116,3 +116,12 @@ def test_testing_app_lets_unexpected_errors_propagate(database_url, keyring, tmp
 
     with pytest.raises(RuntimeError):
         app.test_client().get("/boom")
+
+
+def test_schema_and_domain_validation_share_one_problem_type(client, admin):
+    from_schema = client.post("/api/v1/clinics", headers=admin, json={**CLINIC, "name": ""}).json
+    from_service = client.post(
+        "/api/v1/clinics", headers=admin, json={**CLINIC, "region_code": "999999999"}
+    ).json
+    assert from_schema["type"] == from_service["type"] == "/problems/validation-failed"
+    assert list(from_schema)[:3] == ["type", "title", "status"]
