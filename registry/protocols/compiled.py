@@ -67,6 +67,8 @@ class Medication:
     per_day: Limit | None
     per_week: Limit | None
     range: tuple[float, float, Rule] | None
+    cap: float  # the lowest of daily_max and the range's maximum (inf when neither)
+    floor: float  # the range's minimum, else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,11 @@ def _medication(raw: Mapping[str, Any]) -> Medication:
         per_day=_limit(raw.get("max_increase_per_day"), "max_increase_per_day"),
         per_week=_limit(raw.get("max_increase_per_week"), "max_increase_per_week"),
         range=dose_range,
+        cap=min(
+            raw["daily_max"]["value"] if "daily_max" in raw else float("inf"),
+            dose_range[1] if dose_range else float("inf"),
+        ),
+        floor=dose_range[0] if dose_range else 0.0,
     )
 
 
