@@ -181,10 +181,17 @@ def _take_home_action(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"id": _fhir_id(take_home["id"]), "title": "Take-home doses", "action": bands}]
 
 
+def _code_test(pattern: str) -> str:
+    """Return a FHIRPath test of `code` for an ICD-10 code or a 3-character pattern."""
+    if pattern.endswith("*") or len(pattern) == 3:
+        return f"code.startsWith('{pattern[:3]}')"
+    return f"code = '{pattern}'"
+
+
 def _eligibility(doc: Mapping[str, Any]) -> dict[str, Any]:
     eligibility = doc["eligibility"]
-    codes = ", ".join(f"'{c}'" for c in eligibility["diagnoses"]["codes"])
-    expression = f"Condition.code.coding.where(system = '{ICD10}' and (code in ({codes}))).exists()"
+    tests = " or ".join(_code_test(c) for c in eligibility["diagnoses"]["codes"])
+    expression = f"Condition.code.coding.where(system = '{ICD10}' and ({tests})).exists()"
     condition = [
         {
             "kind": "applicability",
@@ -202,7 +209,7 @@ def _eligibility(doc: Mapping[str, Any]) -> dict[str, Any]:
                 "kind": "applicability",
                 "expression": {
                     "language": "text/fhirpath",
-                    "expression": f"Patient.birthDate <= today() - {years} 'years'",
+                    "expression": f"Patient.birthDate <= today() - {years} years",
                     "description": f"age at least {years}",
                 },
             }
