@@ -72,7 +72,7 @@ class DoseTrack:
             while window and window[-1][1] >= total:
                 window.pop()  # a later, lower total outlives it in every window
             window.append((self.day, total))
-            while window[0][0] < day - (WEEK - 1):
+            while window and window[0][0] < day - (WEEK - 1):
                 window.popleft()
             self.prev = total
         self.day, self.total = day, amount
@@ -169,13 +169,15 @@ class EpisodeState:
         while window and window[-1][1] >= prev:
             window.pop()
         window.append((track.day, prev))
-        while window[0][0] < low_day:
+        while window and window[0][0] < low_day:
             window.popleft()
         track.prev, track.day, track.total = prev, day, amount
         return True
 
     def _run(self, event: Event, mode: int) -> list[Violation]:
         day = event.day
+        # Overdue duties, as they stood before this event, are reported but never block it.
+        overdue = self._overdue(day, event.type) if day > self.alarm else []
         handler = self._handlers.get(event.type)
         out: list[Violation] = []
         if handler is not None:
@@ -183,9 +185,7 @@ class EpisodeState:
         elif mode:
             self.last[event.type] = day
             self.alarm = self._next_alarm()
-        if day > self.alarm:  # overdue duties are reported with any event but never block it
-            return self._overdue(day, event.type) + out
-        return out
+        return overdue + out if overdue else out
 
     @staticmethod
     def _blocked(out: list[Violation], mode: int) -> bool:
