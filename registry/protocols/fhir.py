@@ -198,7 +198,7 @@ def _eligibility(doc: Mapping[str, Any]) -> dict[str, Any]:
             "expression": {
                 "language": "text/fhirpath",
                 "expression": expression,
-                "description": eligibility["diagnoses"]["message"]["en"],
+                "description": "ICD-10 " + ", ".join(eligibility["diagnoses"]["codes"]),
             },
         }
     ]
