@@ -10,6 +10,13 @@ EVENT_TYPES = frozenset(
     {"dose", "visit", "screen", "review", "assessment", "stage_change", "take_home", "discharge"}
 )
 LANGUAGES = ("ru", "kk", "en")
+# Required payload keys and types per event type; the API validates first, this is a backstop.
+PAYLOAD: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
+    "dose": (("medication", str), ("amount", (int, float))),
+    "take_home": (("doses", int),),
+    "stage_change": (("to", str),),
+    "discharge": (("reason", str),),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,11 @@ class Event:
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {self.type!r}")
+        for key, kind in PAYLOAD.get(self.type, ()):
+            if not isinstance(self.payload.get(key), kind) or isinstance(self.payload[key], bool):
+                raise ValueError(f"a {self.type} event needs {key!r} of type {kind}")
+        if self.type == "dose" and not self.payload["amount"] > 0:
+            raise ValueError("a dose amount must be positive")
         at = self.at.date() if isinstance(self.at, datetime) else self.at
         object.__setattr__(self, "day", at.toordinal())
 

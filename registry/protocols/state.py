@@ -98,7 +98,10 @@ class EpisodeState:
     def __init__(self, protocol: CompiledProtocol, admission: date, stage: str | None = None):
         self.protocol = protocol
         self.admission = admission.toordinal()
-        self.stage = protocol.stages[stage or protocol.initial_stage]
+        stage = stage or protocol.initial_stage
+        if stage not in protocol.stages:
+            raise ValueError(f"protocol {protocol.key} has no stage {stage!r}")
+        self.stage = protocol.stages[stage]
         self.stage_since = self.admission
         self.discharged = False
         self.last: dict[str, int] = {}
@@ -241,7 +244,8 @@ class EpisodeState:
         rules = self.protocol.take_home
         doses = int(event.payload.get("doses", 1))
         if rules is None:
-            out.append(self.protocol.unlisted.violation(stage=self.stage.id, take_home=doses))
+            medication = event.payload.get("medication", "")
+            out.append(self.protocol.unlisted.violation(stage=self.stage.id, medication=medication))
             return
         in_treatment = day - self.admission + 1
         index = bisect_right(rules.starts, in_treatment) - 1

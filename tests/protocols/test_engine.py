@@ -215,3 +215,26 @@ def test_other_protocols_evaluate(name):
         "psychosocial_outpatient": Event("visit", day(1)),
     }[name]
     assert evaluate(doc, EpisodeHistory(ADMISSION, "F10.2", start), first) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        ("injection", {}),
+        ("dose", {"medication": "methadone"}),
+        ("dose", {"medication": "methadone", "amount": "30"}),
+        ("dose", {"medication": "methadone", "amount": 0}),
+        ("dose", {"medication": "methadone", "amount": True}),
+        ("stage_change", {}),
+        ("take_home", {"doses": 1.5}),
+        ("discharge", {"reason": None}),
+    ],
+)
+def test_malformed_events_are_refused(kind, payload):
+    with pytest.raises(ValueError):
+        Event(kind, day(0), payload)
+
+
+def test_unknown_start_stage_is_refused(methadone_compiled):
+    with pytest.raises(ValueError, match="no stage"):
+        EpisodeState(methadone_compiled, ADMISSION, "detox")
