@@ -330,16 +330,19 @@ class EpisodeState:
         return alarm if stage_due is None or stage_due > alarm else stage_due
 
     def _overdue(self, day: int, event_type: str) -> list[Violation]:
+        """Return the duties overdue on day (details carry overdue=True: they never block)."""
         out = []
         for i, clock in enumerate(self.protocol.clocks):
             due = self.due(i)
             if due is not None and day > due + clock.grace and clock.event != event_type:
-                grace_until = date.fromordinal(due + clock.grace)
-                out.append(clock.rule.violation(due=date.fromordinal(due), grace_until=grace_until))
+                until = date.fromordinal(due + clock.grace)
+                due_date = date.fromordinal(due)
+                out.append(clock.rule.violation(due=due_date, grace_until=until, overdue=True))
         stage_due = self.stage_due()
         ends_stage = event_type in ("stage_change", "discharge")
         if stage_due is not None and day > stage_due and not ends_stage:
             duration = self.stage.duration
             if duration is not None:
-                out.append(duration.violation(stage=self.stage.id, days=day - self.stage_since))
+                days = day - self.stage_since
+                out.append(duration.violation(stage=self.stage.id, days=days, overdue=True))
         return out
