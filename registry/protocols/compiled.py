@@ -140,6 +140,7 @@ class CompiledProtocol:
     stages: Mapping[str, Stage]
     unlisted: Rule
     clocks: tuple[Clock, ...]
+    clocks_by_event: Mapping[str, tuple[int, ...]]
     take_home: TakeHome | None
     discharge: Rule
     reasons: frozenset[str]
@@ -276,6 +277,7 @@ def _build(doc: Mapping[str, Any]) -> CompiledProtocol:
     at_exit = doc.get("outcome_assessments", {}).get("at_exit")
     discharge = doc["discharge"]
     reasons = frozenset(discharge["reasons"])
+    clocks = _clocks(doc)
     compiled = CompiledProtocol(
         key=doc["key"],
         version=doc["version"],
@@ -283,7 +285,11 @@ def _build(doc: Mapping[str, Any]) -> CompiledProtocol:
         initial_stage=doc["initial_stage"],
         stages={s["id"]: _stage(s) for s in doc["stages"]},
         unlisted=make_rule(doc["unlisted_medication"], "unlisted_medication"),
-        clocks=tuple(_clocks(doc)),
+        clocks=tuple(clocks),
+        clocks_by_event={
+            event: tuple(i for i, c in enumerate(clocks) if c.event == event)
+            for event in {c.event for c in clocks}
+        },
         take_home=_take_home(doc.get("take_home")),
         discharge=make_rule(discharge, "discharge_reason", allowed=reasons),
         reasons=reasons,

@@ -82,6 +82,7 @@ class EpisodeState:
     """The folded state of one episode; check() is pure, apply() checks then folds."""
 
     __slots__ = (
+        "_deadlines",
         "_handlers",
         "_since",
         "admission",
@@ -108,13 +109,14 @@ class EpisodeState:
         self.tracks: dict[str, DoseTrack] = {}
         self.take_homes: deque[tuple[int, int]] = deque()
         self._since = [self.admission if self._applies(c) else None for c in protocol.clocks]
+        self._deadlines = [NEVER] * len(protocol.clocks)
         self._handlers = {
             "dose": self._dose,
             "take_home": self._take_home,
             "stage_change": self._stage_change,
             "discharge": self._discharge,
         }
-        self.alarm = self._next_alarm()
+        self.alarm = self._next_alarm(range(len(protocol.clocks)))
 
     def fold(self, events: Iterable[Event]) -> "EpisodeState":
         """Apply recorded events without rejecting any (they may have been overridden)."""
@@ -187,7 +189,9 @@ class EpisodeState:
             handler(event, day, mode, out)
         elif mode:
             self.last[event.type] = day
-            self.alarm = self._next_alarm()
+            watching = self.protocol.clocks_by_event.get(event.type)
+            if watching:
+                self.alarm = self._next_alarm(watching)
         return overdue + out if overdue else out
 
     @staticmethod
@@ -283,7 +287,7 @@ class EpisodeState:
                 self._since[i] = None
             elif self._since[i] is None:
                 self._since[i] = day
-        self.alarm = self._next_alarm()
+        self.alarm = self._next_alarm(range(len(self.protocol.clocks)))
 
     def _discharge(self, event: Event, day: int, mode: int, out: list[Violation]) -> None:
         protocol, reason = self.protocol, event.payload.get("reason")
@@ -319,13 +323,13 @@ class EpisodeState:
             return None
         return self.stage_since + self.stage.max_days
 
-    def _next_alarm(self) -> int:
-        """Return the first day on which some required event or stage end becomes overdue."""
-        alarm = NEVER
-        for i, clock in enumerate(self.protocol.clocks):
+    def _next_alarm(self, changed: Iterable[int]) -> int:
+        """Refresh the deadlines of the changed clocks; return the first day something is late."""
+        clocks, deadlines = self.protocol.clocks, self._deadlines
+        for i in changed:
             due = self.due(i)
-            if due is not None and due + clock.grace < alarm:
-                alarm = due + clock.grace
+            deadlines[i] = NEVER if due is None else due + clocks[i].grace
+        alarm = min(deadlines, default=NEVER)
         stage_due = self.stage_due()
         return alarm if stage_due is None or stage_due > alarm else stage_due
 
