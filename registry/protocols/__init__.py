@@ -1,6 +1,7 @@
 """Clinical protocols as data: document format, validation, rule engine, diff and FHIR export."""
 
 from registry.protocols.compiled import CompiledProtocol, compile_protocol
+from registry.protocols.diff import diff_documents
 from registry.protocols.document import (
     DocumentError,
     Problem,
@@ -16,6 +17,7 @@ from registry.protocols.engine import (
     episode_state,
     evaluate,
 )
+from registry.protocols.fhir import to_plan_definition
 from registry.protocols.model import (
     Compliance,
     ComplianceItem,
@@ -23,6 +25,7 @@ from registry.protocols.model import (
     Event,
     Violation,
 )
+from registry.protocols.shipped import shipped_documents
 from registry.protocols.state import EpisodeState
 
 __all__ = [
@@ -39,10 +42,13 @@ __all__ = [
     "compile_protocol",
     "compliance",
     "compliance_of",
+    "diff_documents",
     "episode_state",
     "evaluate",
     "load_document",
     "parse_document",
     "schema",
+    "shipped_documents",
+    "to_plan_definition",
     "validate_document",
 ]
