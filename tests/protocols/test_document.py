@@ -222,3 +222,25 @@ def test_load_document_raises_a_document_error():
     with pytest.raises(DocumentError) as caught:
         load_document("[]", "json")
     assert caught.value.problems[0].path == ""
+
+
+def object_schemas(node):
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield node
+        for value in node.values():
+            yield from object_schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from object_schemas(value)
+
+
+def test_published_schema_is_valid_and_closed_everywhere():
+    from jsonschema import Draft202012Validator
+
+    from registry.protocols import schema
+
+    Draft202012Validator.check_schema(schema())
+    objects = list(object_schemas(schema()))
+    assert len(objects) > 15
+    assert all(o.get("additionalProperties") is False for o in objects)

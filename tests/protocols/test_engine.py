@@ -238,3 +238,27 @@ def test_malformed_events_are_refused(kind, payload):
 def test_unknown_start_stage_is_refused(methadone_compiled):
     with pytest.raises(ValueError, match="no stage"):
         EpisodeState(methadone_compiled, ADMISSION, "detox")
+
+
+def test_stage_specific_duties_start_when_the_stage_starts():
+    from registry.protocols.shipped import shipped_documents
+
+    doc = shipped_documents()["psychosocial_outpatient"]
+    events = [Event("assessment", day(0)), Event("review", day(0))]
+    events += [Event("visit", day(d)) for d in (0, 7, 14)]
+    events.append(Event("stage_change", day(14), {"to": "active_treatment"}))
+    events += [Event("visit", day(d)) for d in (21, 28, 35, 42)]
+    events.append(Event("stage_change", day(45), {"to": "continuing_care"}))
+    result = compliance(doc, EpisodeHistory(ADMISSION, "F12.2", events), day(50))
+    due = {i.rule_id: i.due for i in result.overdue + result.upcoming}
+    assert due["psychosocial.session.monthly"] == day(45 + 30)
+    assert "psychosocial.session.weekly" not in due
+    assert result.overdue == []
+
+
+def test_take_home_supply_in_year_two_counts_over_fourteen_days(methadone):
+    events = [*compliant_events(400), take_home(390, 6)]
+    assert evaluate(methadone, history(events), take_home(400, 7)) == []
+    [violation] = evaluate(methadone, history(events), take_home(400, 8))
+    assert violation.rule_id == "methadone.take_home.year_2"
+    assert violation.details["value"] == 14
