@@ -69,6 +69,8 @@ class Medication:
     range: tuple[float, float, Rule] | None
     cap: float  # the lowest of daily_max and the range's maximum (inf when neither)
     floor: float  # the range's minimum, else 0
+    step_day: float  # max_increase_per_day, inf when absent
+    step_week: float  # max_increase_per_week, inf when absent
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,8 @@ def _medication(raw: Mapping[str, Any]) -> Medication:
             dose_range[1] if dose_range else float("inf"),
         ),
         floor=dose_range[0] if dose_range else 0.0,
+        step_day=raw.get("max_increase_per_day", {}).get("value", float("inf")),
+        step_week=raw.get("max_increase_per_week", {}).get("value", float("inf")),
     )
 
 

@@ -163,11 +163,13 @@ class EpisodeState:
                 if low is None or total < low:
                     low = total
                 break
-        cap = med.cap
-        if med.per_day is not None and prev + med.per_day.value < cap:
-            cap = prev + med.per_day.value
-        if med.per_week is not None and low is not None and low + med.per_week.value < cap:
-            cap = low + med.per_week.value
+        cap, step = med.cap, prev + med.step_day
+        if step < cap:
+            cap = step
+        if low is not None:
+            step = low + med.step_week
+            if step < cap:
+                cap = step
         track.cap_day, track.cap_for, track.cap, track.floor = day, med, cap, med.floor
         if not med.floor <= amount <= cap:
             return False
