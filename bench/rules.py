@@ -17,7 +17,7 @@ BATCH = 250
 
 
 def episode_events(rng: random.Random, admission: date) -> list[Event]:
-    """Return a year of daily doses, weekly screens, monthly reviews and stage changes."""
+    """Return a year of doses (a few wrong), screens, reviews, assessments, stage changes."""
     target = rng.randrange(60, 121, 5)
     dose, events, payloads = 30, [], {}
     for offset in range(365):
@@ -34,11 +34,13 @@ def episode_events(rng: random.Random, admission: date) -> list[Event]:
             events.append(Event("stage_change", day, {"to": "maintenance"}))
         if offset and offset % 4 == 0 and dose < target:
             dose += 5
-        if rng.random() < 0.02:
+        chance = rng.random()
+        if chance < 0.02:
             continue  # a missed dose
-        payload = payloads.get(dose)
+        amount = dose + 25 if chance > 0.995 else dose  # a dosing error the engine must catch
+        payload = payloads.get(amount)
         if payload is None:
-            payload = payloads[dose] = {"medication": "methadone", "amount": dose, "unit": "mg"}
+            payload = payloads[amount] = {"medication": "methadone", "amount": amount, "unit": "mg"}
         events.append(Event("dose", day, payload))
     return events
 

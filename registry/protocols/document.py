@@ -82,11 +82,9 @@ def _parse(text: str, fmt: str) -> Any:
 
 
 def shape_problem(value: Any, max_depth: int, max_nodes: int) -> Problem | None:
-    """Return a problem if value nests deeper than max_depth or expands to over max_nodes.
-
-    The node count bounds YAML alias expansion ("billion laughs"), which shares nodes in
-    memory but multiplies the work of every later walk.
-    """
+    """Return a problem if value nests deeper than max_depth or expands to over max_nodes."""
+    # The node count bounds YAML alias expansion ("billion laughs"): aliases share nodes in
+    # memory but multiply the work of every later walk.
     stack: list[tuple[Any, list[Any]]] = [(value, [])]
     nodes = 0
     while stack:
