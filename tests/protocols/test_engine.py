@@ -262,3 +262,16 @@ def test_take_home_supply_in_year_two_counts_over_fourteen_days(methadone):
     [violation] = evaluate(methadone, history(events), take_home(400, 8))
     assert violation.rule_id == "methadone.take_home.year_2"
     assert violation.details["value"] == 14
+
+
+def test_split_doses_add_up_to_the_daily_total(methadone_compiled):
+    state = EpisodeState(methadone_compiled, ADMISSION)
+    for event in weekly_induction(1):
+        state.apply(event)
+    assert state.apply(dose(0, 30)) == []
+    assert state.apply(dose(0, 15)) == []  # a top-up after observation
+    [violation] = state.check(dose(0, 20))
+    assert violation.rule_id == "methadone.induction.daily_max"
+    assert violation.details["value"] == 65
+    assert state.check(dose(0, 20)) == [violation]  # check() changes nothing
+    assert state.tracks["methadone"].total == 45
