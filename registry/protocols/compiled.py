@@ -1,7 +1,7 @@
 """Compile a validated protocol document once into lookup tables for the engine."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -16,12 +16,42 @@ DEFAULT_SEVERITY = {
 }
 
 
+# Discharge reasons are codes of ours (TEDS-like); their names are not in the documents.
+REASON_LABELS = {
+    "completed": {"ru": "лечение завершено", "kk": "ем аяқталды", "en": "completed"},
+    "dropped_out": {"ru": "выбыл", "kk": "емді тастап кетті", "en": "dropped out"},
+    "terminated": {
+        "ru": "выписан по решению клиники",
+        "kk": "клиника шешімімен шығарылды",
+        "en": "terminated by the facility",
+    },
+    "transferred": {"ru": "переведён", "kk": "басқа мекемеге ауыстырылды", "en": "transferred"},
+    "incarcerated": {
+        "ru": "лишён свободы",
+        "kk": "бас бостандығынан айырылды",
+        "en": "incarcerated",
+    },
+    "died": {"ru": "умер", "kk": "қайтыс болды", "en": "died"},
+    "other": {"ru": "другое", "kk": "басқа", "en": "other"},
+}
+Labels = Mapping[str, Mapping[str, str]]
+
+
 def _detail(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple | frozenset | set):
         return ", ".join(sorted(map(str, value)))
     return value
+
+
+def _shown(value: Any, labels: Labels, lang: str) -> Any:
+    """Return a detail as shown in a message: codes (stages, medications) by their name."""
+    if isinstance(value, str) and value in labels:
+        return labels[value][lang]
+    if isinstance(value, list | tuple | frozenset | set):
+        return ", ".join(sorted(str(_shown(v, labels, lang)) for v in value))
+    return _detail(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +63,18 @@ class Rule:
     severity: str
     message: Mapping[str, str]
     params: Mapping[str, Any]
+    labels: Labels = field(default_factory=dict)  # shared by a protocol's rules, see _build
 
     def violation(self, **details: Any) -> Violation:
         """Return a violation of this rule with its messages filled from params and details."""
-        values = {k: _detail(v) for k, v in {**self.params, **details}.items()}
-        message = {lang: render(self.message[lang], values) for lang in LANGUAGES}
-        return Violation(self.id, self.severity, message, values)
+        raw = {**self.params, **details}
+        message = {
+            lang: render(
+                self.message[lang], {k: _shown(v, self.labels, lang) for k, v in raw.items()}
+            )
+            for lang in LANGUAGES
+        }
+        return Violation(self.id, self.severity, message, {k: _detail(v) for k, v in raw.items()})
 
 
 def make_rule(raw: Mapping[str, Any], kind: str, default: str = "error", **params: Any) -> Rule:
@@ -274,6 +310,17 @@ def _all_rules(compiled: CompiledProtocol) -> dict[str, Rule]:
     return {rule.id: rule for rule in rules}
 
 
+def _labels(doc: Mapping[str, Any]) -> dict[str, Mapping[str, str]]:
+    """Return the names of stages, medications and discharge reasons per language."""
+    labels: dict[str, Mapping[str, str]] = dict(REASON_LABELS)
+    for stage in doc["stages"]:
+        labels[stage["id"]] = stage["name"]
+        for med in stage.get("medications", []):
+            if "name" in med:
+                labels[med["medication"]] = med["name"]
+    return labels
+
+
 def _build(doc: Mapping[str, Any]) -> CompiledProtocol:
     eligibility = doc["eligibility"]
     diagnoses = eligibility["diagnoses"]
@@ -310,7 +357,11 @@ def _build(doc: Mapping[str, Any]) -> CompiledProtocol:
         exclusions=tuple(_exclusion(e) for e in eligibility.get("exclusions", [])),
         rules={},
     )
-    object.__setattr__(compiled, "rules", _all_rules(compiled))
+    rules = _all_rules(compiled)
+    labels = _labels(doc)
+    for rule in rules.values():  # attached afterwards so that every builder need not pass them
+        object.__setattr__(rule, "labels", labels)
+    object.__setattr__(compiled, "rules", rules)
     return compiled
 
 

@@ -275,3 +275,13 @@ def test_split_doses_add_up_to_the_daily_total(methadone_compiled):
     assert violation.details["value"] == 65
     assert state.check(dose(0, 20)) == [violation]  # check() changes nothing
     assert state.tracks["methadone"].total == 45
+
+
+def test_messages_name_stages_and_reasons_in_each_language(methadone):
+    events = weekly_induction(8) + constant(7)
+    [violation] = evaluate(methadone, history(events), stage_change(7, "maintenance"))
+    assert "«Индукция»" in violation.message["ru"]
+    assert "Тұрақтандыру" in violation.message["kk"]
+    assert violation.details["stage"] == "induction"  # details keep the codes
+    [violation] = evaluate(methadone, history(weekly_induction(1)), discharge(0, "eloped"))
+    assert "умер" in violation.message["ru"] and "қайтыс болды" in violation.message["kk"]
