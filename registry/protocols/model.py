@@ -1,6 +1,6 @@
 """Plain data exchanged with the rule engine: events, histories, violations, compliance."""
 
-import string
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -71,17 +71,13 @@ class EpisodeHistory:
         return self.admission.year - self.birth_year - behind
 
 
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def render(text: str, details: Mapping[str, Any]) -> str:
-    """Fill {placeholders} from details, leaving unknown ones as they are."""
-    try:
-        return string.Formatter().vformat(text, (), _Blank(details))
-    except (ValueError, IndexError, AttributeError, KeyError):
-        return text
+    """Fill {name} placeholders from details, leaving unknown ones as they are."""
+    # Not str.format: templates come from documents, and must not reach attributes or indices.
+    return PLACEHOLDER.sub(lambda m: str(details.get(m.group(1), m.group(0))), text)
 
 
 @dataclass(frozen=True, slots=True)

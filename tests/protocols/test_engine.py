@@ -285,3 +285,13 @@ def test_messages_name_stages_and_reasons_in_each_language(methadone):
     assert violation.details["stage"] == "induction"  # details keep the codes
     [violation] = evaluate(methadone, history(weekly_induction(1)), discharge(0, "eloped"))
     assert "умер" in violation.message["ru"] and "қайтыс болды" in violation.message["kk"]
+
+
+def test_placeholders_are_plain_names_only():
+    from registry.protocols.model import render
+
+    assert render("{value} mg, {missing}", {"value": 40}) == "40 mg, {missing}"
+    assert (
+        render("{value.__class__} {0} {value!r}", {"value": 40})
+        == "{value.__class__} {0} {value!r}"
+    )
