@@ -1,5 +1,6 @@
 """The protocols shipped with the registry, as YAML documents beside this module."""
 
+import copy
 from functools import cache
 from importlib import resources
 
@@ -22,6 +23,5 @@ def _load(name: str) -> dict:
 
 
 def shipped_documents() -> dict[str, dict]:
-    """Return the shipped protocol documents by key; they are validated on first load."""
-    names = [n for n in NAMES if resources.files(__package__).joinpath(f"{n}.yaml").is_file()]
-    return {name: _load(name) for name in names}
+    """Return fresh copies of the shipped protocol documents by key, validated on first load."""
+    return {name: copy.deepcopy(_load(name)) for name in NAMES}
