@@ -1,0 +1,89 @@
+"""The rule engine's pure entry points: eligibility, evaluation of an event, compliance."""
+
+from collections.abc import Collection, Mapping
+from datetime import date
+from typing import Any
+
+from registry.protocols.compiled import CompiledProtocol, Rule, compile_protocol
+from registry.protocols.icd10 import matches, normalise
+from registry.protocols.model import (
+    Compliance,
+    ComplianceItem,
+    EpisodeHistory,
+    Event,
+    Violation,
+)
+from registry.protocols.state import EpisodeState
+
+Protocol = Mapping[str, Any] | CompiledProtocol
+
+
+def check_eligibility(
+    protocol: Protocol,
+    diagnosis: str,
+    age: int | None,
+    *,
+    other_diagnoses: Collection[str] = (),
+    conditions: Collection[str] = (),
+) -> list[Violation]:
+    """Return the eligibility rules a prospective episode breaks; empty means eligible."""
+    compiled = compile_protocol(protocol)
+    code = normalise(diagnosis)
+    out = []
+    if not matches(code, *compiled.diagnosis_codes):
+        out.append(compiled.diagnosis.violation(diagnosis=diagnosis))
+    if compiled.min_age is not None and (age is None or age < compiled.min_age.value):
+        out.append(compiled.min_age.rule.violation(age=age if age is not None else "?"))
+    codes = {code, *(normalise(c) for c in other_diagnoses)}
+    for exclusion in compiled.exclusions:
+        hit = exclusion.condition is not None and exclusion.condition in conditions
+        hit = hit or any(matches(c, exclusion.exact, exclusion.categories) for c in codes)
+        if hit:
+            out.append(exclusion.rule.violation(diagnosis=diagnosis))
+    return out
+
+
+def episode_state(
+    protocol: Protocol, history: EpisodeHistory, until: int | None = None
+) -> EpisodeState:
+    """Fold a history (in day order, up to day ordinal `until`) into an EpisodeState."""
+    compiled = compile_protocol(protocol)
+    state = EpisodeState(compiled, history.admission, history.start_stage)
+    events = sorted(history.events, key=lambda e: e.day)  # stable: same-day order is kept
+    return state.fold(e for e in events if until is None or e.day <= until)
+
+
+def evaluate(protocol: Protocol, history: EpisodeHistory, new_event: Event) -> list[Violation]:
+    """Return the violations new_event causes given the episode's earlier events."""
+    return episode_state(protocol, history, until=new_event.day).check(new_event)
+
+
+def compliance_of(state: EpisodeState, today: date) -> Compliance:
+    """Split the required events of a folded state into overdue and upcoming on today."""
+    day = today.toordinal()
+    overdue, upcoming = [], []
+    for i, clock in enumerate(state.protocol.clocks):
+        due = state.due(i)
+        if due is not None:
+            item = _item(clock.rule, clock.event, due, clock.grace)
+            (overdue if day > due + clock.grace else upcoming).append(item)
+    stage_due = state.stage_due()
+    if stage_due is not None and state.stage.duration is not None:
+        rule = state.stage.duration
+        days = day - state.stage_since
+        item = _item(rule, "stage_change", stage_due, 0, stage=state.stage.id, days=days)
+        (overdue if day > stage_due else upcoming).append(item)
+    key = lambda item: (item.due, item.rule_id)  # noqa: E731
+    return Compliance(sorted(overdue, key=key), sorted(upcoming, key=key))
+
+
+def _item(rule: Rule, event: str, due: int, grace: int, **details: Any) -> ComplianceItem:
+    due_date, until = date.fromordinal(due), date.fromordinal(due + grace)
+    message = rule.violation(due=due_date, grace_until=until, **details).message
+    return ComplianceItem(rule.id, event, due_date, until, message)
+
+
+def compliance(protocol: Protocol, history: EpisodeHistory, today: date) -> Compliance:
+    """Return overdue and upcoming required events of an episode on today."""
+    state = episode_state(protocol, history, until=today.toordinal())
+    return compliance_of(state, today)
