@@ -1,0 +1,37 @@
+"""Statistical disclosure control: suppression, interval audit and cell-key perturbation."""
+
+from registry.stats.sdc.audit import AuditReport, audit_intervals
+from registry.stats.sdc.dimensions import TOTAL, Dimension
+from registry.stats.sdc.hypercube import hypercube_suppress
+from registry.stats.sdc.model import ReleaseModel, TableSpec
+from registry.stats.sdc.perturb import PTable, default_ptable
+from registry.stats.sdc.pipeline import (
+    CellStatus,
+    ProtectedCell,
+    ProtectedRelease,
+    SdcParams,
+    audit_and_repair,
+    protect_release,
+    suppress,
+)
+from registry.stats.sdc.primary import primary_mask
+
+__all__ = [
+    "TOTAL",
+    "AuditReport",
+    "CellStatus",
+    "Dimension",
+    "PTable",
+    "ProtectedCell",
+    "ProtectedRelease",
+    "ReleaseModel",
+    "SdcParams",
+    "TableSpec",
+    "audit_and_repair",
+    "audit_intervals",
+    "default_ptable",
+    "hypercube_suppress",
+    "primary_mask",
+    "protect_release",
+    "suppress",
+]

@@ -1,0 +1,151 @@
+"""Secondary suppression by hypercubes, one table at a time.
+
+For a sensitive cell, pick in every table dimension an elementary balanced pattern (the cell and
+a sibling with opposite sign, or the cell and its margin with the same sign; paths through the
+hierarchy for deeper trees). Their product is a "hypercube" of cells that can all move by ±t
+while every margin = Σ children constraint of the table stays satisfied. With the corners
+suppressed, t can range over [-min(+corners), min(-corners)], so the cell's feasible interval is
+at least that wide whatever else is published. Every candidate cube is evaluated at once with
+numpy; the cheapest one (persons newly hidden) whose width reaches the safety range wins.
+Constraints shared with other tables of the release are not seen here; the interval audit and the
+LP repair step catch what that misses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+from scipy import sparse
+
+from registry.stats.sdc.model import ReleaseModel
+
+MAX_CUBES = 8192
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """Candidate 1-D patterns of every node of one table dimension."""
+
+    codes: tuple[np.ndarray, ...]
+    signs: tuple[np.ndarray, ...]
+
+
+def hypercube_suppress(
+    model: ReleaseModel,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    weights: np.ndarray,
+    safety: float,
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """Return the suppression mask after protecting every suppressed cell with a hypercube.
+
+    The chosen cubes come back as ±1 directions (one row each), for the audit to verify and use.
+    """
+    state = _State(values.astype(np.int64), suppressed.copy(), weights.astype(float), safety)
+    for table, grid in zip(model.tables, model.grids, strict=True):
+        dims = [model.dimensions[model.axis(n)] for n in table.dims]
+        axes = [_Axis(*zip(*(d.patterns(i) for i in range(d.size)), strict=True)) for d in dims]
+        targets = np.argwhere(suppressed[grid])
+        # Large sensitive cells first: their cubes tend to be reused by the smaller ones.
+        order = np.argsort(-values[grid[tuple(targets.T)]], kind="stable")
+        for coords in targets[order]:
+            if not state.protected[grid[tuple(coords)]]:
+                state.protect(grid, axes, tuple(coords))
+    return state.hidden, _directions(state.cubes, model.n_cells)
+
+
+class _State:
+    """Suppression built so far, with the cost of hiding each still published cell."""
+
+    def __init__(self, values: np.ndarray, hidden: np.ndarray, weights: np.ndarray, safety: float):
+        self.values, self.hidden, self.safety = values, hidden, safety
+        self.cost = np.where(hidden, 0.0, weights)
+        self.protected = np.zeros_like(hidden)
+        self.cubes: list[tuple[np.ndarray, np.ndarray]] = []
+        self._masks: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def protect(self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...]) -> None:
+        """Hide the cheapest safe cube around one cell (else the widest one)."""
+        codes, signs = _trim(
+            [a.codes[c] for a, c in zip(axes, coords, strict=True)],
+            [a.signs[c] for a, c in zip(axes, coords, strict=True)],
+        )
+        ids = _corner_ids(grid, codes)
+        valid, pos, neg = self._corner_masks(codes, signs)
+        vals = self.values[ids]
+        big = np.iinfo(np.int64).max // 4
+        width = np.where(pos, vals, big).min(axis=0) + np.where(neg, vals, big).min(axis=0)
+        cost = np.where(valid, self.cost[ids], 0.0).sum(axis=0)
+        safe = width >= self.safety
+        best = np.flatnonzero(safe)[np.argmin(cost[safe])] if safe.any() else np.argmax(width)
+        keep = valid[:, best]
+        cube = ids[keep, best]
+        self.hidden[cube] = True
+        self.cost[cube] = 0.0
+        self.protected[cube] |= bool(safe[best])
+        self.cubes.append((cube, np.where(pos[keep, best], 1, -1)))
+
+    def _corner_masks(
+        self, codes: list[np.ndarray], signs: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return validity and +/- masks of every corner, cached by the cube's sign layout."""
+        key = tuple((s.shape, s.tobytes()) for s in signs)
+        if key not in self._masks:
+            sign = _outer(signs, np.multiply)
+            valid = _outer([c >= 0 for c in codes], np.logical_and)
+            self._masks[key] = (valid, valid & (sign > 0), valid & (sign < 0))
+        return self._masks[key]
+
+
+def _layout(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Reshape per-dimension (patterns × positions) arrays to broadcast as corners × cubes."""
+    m = len(arrays)
+    out = []
+    for j, a in enumerate(arrays):
+        shape = [1] * (2 * m)
+        shape[j], shape[m + j] = a.shape[1], a.shape[0]
+        out.append(a.T.reshape(shape))
+    return out
+
+
+def _outer(arrays: list[np.ndarray], op) -> np.ndarray:
+    """Combine per-dimension arrays over all corners and cubes into a (corners, cubes) array."""
+    full = reduce(op, _layout(arrays))
+    shape = np.broadcast_shapes(*(a.shape for a in _layout(arrays)))
+    m = len(arrays)
+    return np.broadcast_to(full, shape).reshape(int(np.prod(shape[:m])), -1)
+
+
+def _corner_ids(grid: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+    """Return the cell id of every corner (rows) of every cube (columns); pads map to code 0."""
+    steps = np.cumprod((1, *grid.shape[:0:-1]))[::-1]
+    offsets = reduce(
+        np.add, _layout([np.maximum(c, 0) * k for c, k in zip(codes, steps, strict=True)])
+    )
+    m = len(codes)
+    return grid.ravel().take(offsets.reshape(int(np.prod(offsets.shape[:m])), -1))
+
+
+def _directions(rows: list[tuple[np.ndarray, np.ndarray]], n: int) -> sparse.csr_matrix:
+    """Stack (cells, signs) pairs into a sparse matrix of directions."""
+    if not rows:
+        return sparse.csr_matrix((0, n))
+    r = np.repeat(np.arange(len(rows)), [len(c) for c, _ in rows])
+    cols = np.concatenate([c for c, _ in rows])
+    vals = np.concatenate([s for _, s in rows]).astype(float)
+    return sparse.csr_matrix((vals, (r, cols)), shape=(len(rows), n))
+
+
+def _trim(
+    codes: list[np.ndarray], signs: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Thin the longest pattern lists evenly until the number of cubes is bounded."""
+    codes, signs = list(codes), list(signs)
+    while np.prod([len(c) for c in codes], dtype=float) > MAX_CUBES:
+        j = int(np.argmax([len(c) for c in codes]))
+        # Keep row 0 (the path to the total) so a safe cube always remains available.
+        keep = np.unique(np.concatenate([[0], np.arange(0, len(codes[j]), 2)]))
+        codes[j], signs[j] = codes[j][keep], signs[j][keep]
+    return codes, signs

@@ -1,0 +1,72 @@
+"""A reusable LP over one constraint block: change costs and bounds, solve again warm.
+
+Uses the HiGHS bindings bundled with scipy (``scipy.optimize._highspy``, the same solver as
+``linprog(method="highs")``), because re-solving one model with a new objective from the previous
+basis avoids rebuilding and presolving it for every cell. Falls back to ``linprog`` when that
+private module is missing from a future scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+try:
+    from scipy.optimize._highspy import _core as _highs
+except ImportError:  # pragma: no cover - depends on the scipy build
+    _highs = None
+
+
+class LpModel:
+    """min cost·x subject to A x = b and lower ≤ x ≤ upper, solved repeatedly."""
+
+    def __init__(self, a: sparse.spmatrix, b: np.ndarray, upper: np.ndarray) -> None:
+        self.a = sparse.csc_matrix(a)
+        self.b = np.asarray(b, dtype=float)
+        self.upper = np.asarray(upper, dtype=float).copy()
+        self.n = self.a.shape[1]
+        self.solves = 0
+        self._h = self._build() if _highs is not None else None
+
+    def _build(self):
+        """Pass the model to a HiGHS instance once."""
+        h = _highs._Highs()
+        h.setOptionValue("output_flag", False)
+        # Re-solves start from the previous optimal basis, which stays primal feasible when only
+        # the objective changes: primal simplex continues from there, presolve would discard it.
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 4)
+        lp = _highs.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n, self.a.shape[0]
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = np.zeros(self.n)
+        lp.col_upper_ = np.where(np.isinf(self.upper), _highs.kHighsInf, self.upper)
+        lp.row_lower_ = self.b
+        lp.row_upper_ = self.b
+        lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n, self.a.shape[0]
+        lp.a_matrix_.start_ = self.a.indptr
+        lp.a_matrix_.index_ = self.a.indices
+        lp.a_matrix_.value_ = self.a.data.astype(float)
+        h.passModel(lp)
+        return h
+
+    def set_upper(self, col: int, upper: float) -> None:
+        """Change the upper bound of one variable."""
+        self.upper[col] = upper
+        if self._h is not None:
+            self._h.changeColBounds(col, 0.0, _highs.kHighsInf if np.isinf(upper) else upper)
+
+    def minimize(self, cost: np.ndarray) -> np.ndarray | None:
+        """Return an optimal point, or None when the LP is unbounded or infeasible."""
+        self.solves += 1
+        if self._h is None:
+            bounds = np.column_stack([np.zeros(self.n), self.upper])
+            res = linprog(cost, A_eq=self.a, b_eq=self.b, bounds=bounds, method="highs")
+            return res.x if res.status == 0 else None
+        self._h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost.astype(float))
+        self._h.run()
+        if self._h.getModelStatus() != _highs.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(self._h.getSolution().col_value)
