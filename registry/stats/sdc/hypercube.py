@@ -43,7 +43,7 @@ def hypercube_suppress(
 
     The chosen cubes come back as ±1 directions (one row each), for the audit to verify and use.
     """
-    state = _State(values.astype(np.int64), suppressed.copy(), weights.astype(float), safety)
+    state = _State(values, suppressed.copy(), weights, safety)
     for table, grid in zip(model.tables, model.grids, strict=True):
         dims = [model.dimensions[model.axis(n)] for n in table.dims]
         axes = [_Axis(*zip(*(d.patterns(i) for i in range(d.size)), strict=True)) for d in dims]
@@ -60,24 +60,22 @@ class _State:
     """Suppression built so far, with the cost of hiding each still published cell."""
 
     def __init__(self, values: np.ndarray, hidden: np.ndarray, weights: np.ndarray, safety: float):
-        self.values, self.hidden, self.safety = values, hidden, safety
-        self.cost = np.where(hidden, 0.0, weights)
+        self.values = values.astype(np.int32)
+        self.hidden, self.safety = hidden, safety
+        self.cost = np.where(hidden, 0.0, weights).astype(np.float32)
         self.protected = np.zeros_like(hidden)
         self.cubes: list[tuple[np.ndarray, np.ndarray]] = []
         self._masks: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def protect(self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...]) -> None:
         """Hide the cheapest safe cube around one cell (else the widest one)."""
-        codes, signs = _trim(
-            [a.codes[c] for a, c in zip(axes, coords, strict=True)],
-            [a.signs[c] for a, c in zip(axes, coords, strict=True)],
-        )
+        codes, signs = _trim(*self._prune(grid, axes, coords))
         ids = _corner_ids(grid, codes)
         valid, pos, neg = self._corner_masks(codes, signs)
         vals = self.values[ids]
-        big = np.iinfo(np.int64).max // 4
-        width = np.where(pos, vals, big).min(axis=0) + np.where(neg, vals, big).min(axis=0)
-        cost = np.where(valid, self.cost[ids], 0.0).sum(axis=0)
+        big = np.iinfo(np.int32).max // 4
+        width = vals.min(axis=0, where=pos, initial=big) + vals.min(axis=0, where=neg, initial=big)
+        cost = self.cost[ids].sum(axis=0, where=valid)
         safe = width >= self.safety
         best = np.flatnonzero(safe)[np.argmin(cost[safe])] if safe.any() else np.argmax(width)
         keep = valid[:, best]
@@ -86,6 +84,26 @@ class _State:
         self.cost[cube] = 0.0
         self.protected[cube] |= bool(safe[best])
         self.cubes.append((cube, np.where(pos[keep, best], 1, -1)))
+
+    def _prune(
+        self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Drop patterns that cannot be part of a safe cube.
+
+        The cell itself is a + corner, so a cube is at most v + min(- corners) wide; any pattern
+        whose - codes, taken alone along its dimension, land on a cell below safety - v is
+        useless. Patterns to the margin (all +) always survive, so a safe cube remains.
+        """
+        need = self.safety - self.values[grid[coords]]
+        codes, signs = [], []
+        for j, axis in enumerate(axes):
+            c, sg = axis.codes[coords[j]], axis.signs[coords[j]]
+            line = grid[coords[:j] + (slice(None),) + coords[j + 1 :]]
+            low = (sg < 0) & (self.values[line[np.maximum(c, 0)]] < need)
+            keep = ~low.any(axis=1)
+            codes.append(c[keep])
+            signs.append(sg[keep])
+        return codes, signs
 
     def _corner_masks(
         self, codes: list[np.ndarray], signs: list[np.ndarray]
