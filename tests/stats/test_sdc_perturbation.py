@@ -55,16 +55,20 @@ def test_same_input_twice_gives_identical_release():
 
 def test_same_cell_gets_same_value_in_different_releases():
     dims = dimensions(6)
-    pop, keys = population(600, 6, seed=3), record_keys(600)
+    pop, keys = population(3000, 6, seed=3), record_keys(3000)
     by_sex = ReleaseModel(dims, [TableSpec("rs", ("region", "sex"))])
     by_age = ReleaseModel(dims, [TableSpec("ra", ("region", "age"))])
     a = protect_release(by_sex, *by_sex.count(pop, keys))
     b = protect_release(by_age, *by_age.count(pop, keys))
     shared = [f"R{i:02d}" for i in range(6)]
-    va = [a.value(region=r) for r in shared]
-    vb = [b.value(region=r) for r in shared]
-    assert any(v is not None for v in va)
-    assert va == vb
+    both = [
+        (a.value(region=r), b.value(region=r))
+        for r in shared
+        if a.value(region=r) is not None and b.value(region=r) is not None
+    ]
+    assert len(both) >= 2  # suppression differs per release; published values must agree
+    assert all(x == y for x, y in both)
+    assert a.value() == b.value()
 
 
 def _attack_population(seed: int):

@@ -1,6 +1,5 @@
 """Suppression and interval audit on random synthetic releases."""
 
-import numpy as np
 import pytest
 
 from registry.stats.sdc import (

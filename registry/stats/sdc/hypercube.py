@@ -6,7 +6,8 @@ hierarchy for deeper trees). Their product is a "hypercube" of cells that can al
 while every margin = Σ children constraint of the table stays satisfied. With the corners
 suppressed, t can range over [-min(+corners), min(-corners)], so the cell's feasible interval is
 at least that wide whatever else is published. Every candidate cube is evaluated at once with
-numpy; the cheapest one (persons newly hidden) whose width reaches the safety range wins.
+numpy; the cheapest one (cost of the cells newly hidden) whose width reaches the safety range
+wins; ties go to the first candidate, and margin patterns come first.
 Constraints shared with other tables of the release are not seen here; the interval audit and the
 LP repair step catch what that misses.
 """
@@ -48,8 +49,9 @@ def hypercube_suppress(
         dims = [model.dimensions[model.axis(n)] for n in table.dims]
         axes = [_Axis(*zip(*(d.patterns(i) for i in range(d.size)), strict=True)) for d in dims]
         targets = np.argwhere(suppressed[grid])
-        # Large sensitive cells first: their cubes tend to be reused by the smaller ones.
-        order = np.argsort(-values[grid[tuple(targets.T)]], kind="stable")
+        # Smallest cells first: they need the widest cubes, which then protect larger corners
+        # for free (measured: fewer cubes and fewer hidden cells than largest-first).
+        order = np.argsort(values[grid[tuple(targets.T)]], kind="stable")
         for coords in targets[order]:
             if not state.protected[grid[tuple(coords)]]:
                 state.protect(grid, axes, tuple(coords))
@@ -98,7 +100,7 @@ class _State:
         codes, signs = [], []
         for j, axis in enumerate(axes):
             c, sg = axis.codes[coords[j]], axis.signs[coords[j]]
-            line = grid[coords[:j] + (slice(None),) + coords[j + 1 :]]
+            line = grid[(*coords[:j], slice(None), *coords[j + 1 :])]
             low = (sg < 0) & (self.values[line[np.maximum(c, 0)]] < need)
             keep = ~low.any(axis=1)
             codes.append(c[keep])

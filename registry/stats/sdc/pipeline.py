@@ -33,7 +33,10 @@ class SdcParams:
 
     threshold: int = 10
     safety_range: float | None = None  # default: the threshold
-    margin_weight: float = 2.0  # cost multiplier for hiding a margin instead of an inner cell
+    # Cost of hiding a cell: "cells" (1 per cell) or "persons" (its count + 1). On sparse tables
+    # "cells" hides fewer cells *and* fewer persons in inner cells (see bench/stats.py).
+    cost: str = "cells"
+    margin_weight: float = 1.0  # cost multiplier for hiding a margin instead of an inner cell
     perturb: bool = True
     ptable: PTable = field(default_factory=default_ptable)
     max_repair_rounds: int = 50
@@ -96,8 +99,10 @@ class ProtectedRelease:
 
 
 def cell_weights(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> np.ndarray:
-    """Return the cost of hiding each cell: persons hidden, +1 per cell, margins dearer."""
-    weight = counts.astype(float) + 1.0
+    """Return the cost of hiding each cell."""
+    if params.cost not in ("cells", "persons"):
+        raise ValueError(f"unknown cost {params.cost!r}")
+    weight = counts.astype(float) + 1.0 if params.cost == "persons" else np.ones(len(counts))
     return np.where(model.inner, weight, weight * params.margin_weight)
 
 
