@@ -1,10 +1,15 @@
 """Suppression and interval audit on random synthetic releases."""
 
+import numpy as np
 import pytest
 
 from registry.stats.sdc import (
     CellStatus,
+    Dimension,
+    ReleaseModel,
     SdcParams,
+    TableSpec,
+    audit_and_repair,
     audit_intervals,
     primary_mask,
     protect_release,
@@ -82,3 +87,46 @@ def test_safety_range_is_configurable():
     strict = protect_release(model, counts, keys, SdcParams(threshold=5, safety_range=12))
     hidden = strict.status == CellStatus.SUPPRESSED
     assert all(hi - lo >= 12 - 1e-6 for lo, hi in exact_intervals(model, counts, hidden).values())
+
+
+def test_hierarchical_dimension_is_protected():
+    drug = Dimension.tree(
+        "drug",
+        {
+            "Total": ["opioids", "stimulants", "other"],
+            "opioids": ["heroin", "methadone", "fentanyl"],
+            "stimulants": ["cocaine", "amphetamine"],
+        },
+    )
+    region = Dimension.flat("region", [f"R{i}" for i in range(6)])
+    sex = Dimension.flat("sex", ["M", "F"])
+    model = ReleaseModel(
+        [region, drug, sex],
+        [TableSpec("rds", ("region", "drug", "sex")), TableSpec("rd", ("region", "drug"))],
+    )
+    rng = np.random.default_rng(8)
+    n = 900
+    records = {
+        "region": rng.integers(1, 7, n),
+        "drug": rng.choice(list(drug.leaves), n, p=[0.35, 0.2, 0.05, 0.15, 0.1, 0.15]),
+        "sex": rng.choice([1, 2], n, p=[0.75, 0.25]),
+    }
+    counts, keys = model.count(records, rng.integers(0, 2**32, n, dtype=np.uint64))
+    release = protect_release(model, counts, keys)
+    hidden = release.status == CellStatus.SUPPRESSED
+    assert release.audit.passed
+    assert primary_mask(counts, 10).any()
+    for lo, hi in exact_intervals(model, counts, hidden).values():
+        assert hi - lo >= 10 - 1e-6
+
+
+def test_repair_completes_a_threshold_only_pattern():
+    model, counts, _ = random_release({"a": 6, "b": 3, "c": 4}, [("a", "b"), ("a", "c")], 250, 4)
+    params = SdcParams(threshold=5)
+    naive = primary_mask(counts, 5)
+    assert not audit_intervals(model.constraints, counts, naive, 5.0).passed
+    hidden, report = audit_and_repair(model, counts, naive, params)
+    assert report.passed
+    assert (hidden >= naive).all()
+    for lo, hi in exact_intervals(model, counts, hidden).values():
+        assert hi - lo >= 5 - 1e-6

@@ -92,6 +92,7 @@ class ProtectedRelease:
             "primary_suppressed": int(self.primary.sum()),
             "secondary_suppressed": int((hidden & ~self.primary).sum()),
             "audit_passed": self.audit.passed,
+            "repair_rounds": int(self.audit.extra.get("repair_rounds", 0)),
             "narrowest_width": None if narrow is None else narrow[2] - narrow[1],
             "seconds": dict(self.seconds),
             "digest": hashlib.sha256(self.values.tobytes() + self.status.tobytes()).hexdigest(),
@@ -126,11 +127,11 @@ def audit_and_repair(
     weights = cell_weights(model, counts, params)
     directions = sparse.csr_matrix((0, model.n_cells)) if directions is None else directions
     audit_seconds = 0.0
-    for _ in range(params.max_repair_rounds):
+    for rounds in range(params.max_repair_rounds):
         report = audit_intervals(model.constraints, counts, hidden, params.safety, directions)
         audit_seconds += report.seconds
         if report.passed:
-            report.extra["audit_seconds_total"] = audit_seconds
+            report.extra.update(audit_seconds_total=audit_seconds, repair_rounds=rounds)
             return hidden, report
         found = []
         for cell in report.failing:
