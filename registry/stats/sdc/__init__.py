@@ -1,6 +1,6 @@
 """Statistical disclosure control: suppression, interval audit and cell-key perturbation."""
 
-from registry.stats.sdc.audit import AuditReport, audit_intervals
+from registry.stats.sdc.audit import AuditReport, audit_intervals, audit_release
 from registry.stats.sdc.dimensions import TOTAL, Dimension
 from registry.stats.sdc.hypercube import hypercube_suppress
 from registry.stats.sdc.model import ReleaseModel, TableSpec
@@ -29,6 +29,7 @@ __all__ = [
     "TableSpec",
     "audit_and_repair",
     "audit_intervals",
+    "audit_release",
     "default_ptable",
     "hypercube_suppress",
     "primary_mask",

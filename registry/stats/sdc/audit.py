@@ -31,7 +31,9 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from registry.stats.sdc.hypercube import cube_certificates
 from registry.stats.sdc.lp import LpModel
+from registry.stats.sdc.model import ReleaseModel
 
 TOL = 1e-6
 
@@ -225,3 +227,11 @@ def _narrowest(
         if best is None or hi - lo < best[2] - best[1]:
             best = (int(report.cells[i]), lo, hi)
     return best
+
+
+def audit_release(
+    model: ReleaseModel, values: np.ndarray, hidden: np.ndarray, safety: float, **kwargs
+) -> AuditReport:
+    """Audit a release on its own: find hypercube certificates, then run the interval audit."""
+    directions = cube_certificates(model, values, hidden, safety)
+    return audit_intervals(model.constraints, values, hidden, safety, directions, **kwargs)

@@ -58,6 +58,24 @@ def hypercube_suppress(
     return state.hidden, _directions(state.cubes, model.n_cells)
 
 
+def cube_certificates(
+    model: ReleaseModel, values: np.ndarray, hidden: np.ndarray, safety: float
+) -> sparse.csr_matrix:
+    """Return hypercubes of suppressed cells only that show cells at least `safety` wide.
+
+    Independent of how the suppression was chosen: for the audit to verify and use.
+    """
+    state = _State(values, hidden.copy(), np.ones(len(values)), safety)
+    for table, grid in zip(model.tables, model.grids, strict=True):
+        dims = [model.dimensions[model.axis(n)] for n in table.dims]
+        axes = [_Axis(*zip(*(d.patterns(i) for i in range(d.size)), strict=True)) for d in dims]
+        targets = np.argwhere(hidden[grid])
+        for coords in targets[np.argsort(values[grid[tuple(targets.T)]], kind="stable")]:
+            if not state.protected[grid[tuple(coords)]]:
+                state.certify(grid, axes, tuple(coords))
+    return _directions(state.cubes, model.n_cells)
+
+
 class _State:
     """Suppression built so far, with the cost of hiding each still published cell."""
 
@@ -71,38 +89,59 @@ class _State:
 
     def protect(self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...]) -> None:
         """Hide the cheapest safe cube around one cell (else the widest one)."""
-        codes, signs = _trim(*self._prune(grid, axes, coords))
+        ids, valid, pos, width, cost = self._evaluate(grid, axes, coords, hidden_only=False)
+        safe = width >= self.safety
+        best = np.flatnonzero(safe)[np.argmin(cost[safe])] if safe.any() else np.argmax(width)
+        self._take(ids[:, best], valid[:, best], pos[:, best], bool(safe[best]))
+
+    def certify(self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...]) -> None:
+        """Record the widest safe cube around one cell made of suppressed cells only, if any."""
+        ids, valid, pos, width, cost = self._evaluate(grid, axes, coords, hidden_only=True)
+        ok = (width >= self.safety) & (cost == 0)
+        if ok.any():
+            best = np.flatnonzero(ok)[np.argmax(width[ok])]
+            self._take(ids[:, best], valid[:, best], pos[:, best], True)
+
+    def _take(self, ids: np.ndarray, valid: np.ndarray, pos: np.ndarray, safe: bool) -> None:
+        """Hide one cube and remember it as a direction."""
+        cube = ids[valid]
+        self.hidden[cube] = True
+        self.cost[cube] = 0.0
+        self.protected[cube] |= safe
+        self.cubes.append((cube, np.where(pos[valid], 1, -1)))
+
+    def _evaluate(
+        self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...], hidden_only: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return corner ids, validity, + corners, width and cost of every candidate cube."""
+        codes, signs = _trim(*self._prune(grid, axes, coords, hidden_only))
         ids = _corner_ids(grid, codes)
         valid, pos, neg = self._corner_masks(codes, signs)
         vals = self.values[ids]
         big = np.iinfo(np.int32).max // 4
         width = vals.min(axis=0, where=pos, initial=big) + vals.min(axis=0, where=neg, initial=big)
         cost = self.cost[ids].sum(axis=0, where=valid)
-        safe = width >= self.safety
-        best = np.flatnonzero(safe)[np.argmin(cost[safe])] if safe.any() else np.argmax(width)
-        keep = valid[:, best]
-        cube = ids[keep, best]
-        self.hidden[cube] = True
-        self.cost[cube] = 0.0
-        self.protected[cube] |= bool(safe[best])
-        self.cubes.append((cube, np.where(pos[keep, best], 1, -1)))
+        return ids, valid, pos, width, cost
 
     def _prune(
-        self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...]
+        self, grid: np.ndarray, axes: list[_Axis], coords: tuple[int, ...], hidden_only: bool
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Drop patterns that cannot be part of a safe cube.
 
         The cell itself is a + corner, so a cube is at most v + min(- corners) wide; any pattern
         whose - codes, taken alone along its dimension, land on a cell below safety - v is
-        useless. Patterns to the margin (all +) always survive, so a safe cube remains.
+        useless. Patterns to the margin (all +) always survive, so a safe cube remains. With
+        `hidden_only`, patterns that land on a published cell are dropped too.
         """
         need = self.safety - self.values[grid[coords]]
         codes, signs = [], []
         for j, axis in enumerate(axes):
             c, sg = axis.codes[coords[j]], axis.signs[coords[j]]
-            line = grid[(*coords[:j], slice(None), *coords[j + 1 :])]
-            low = (sg < 0) & (self.values[line[np.maximum(c, 0)]] < need)
-            keep = ~low.any(axis=1)
+            line = grid[(*coords[:j], slice(None), *coords[j + 1 :])][np.maximum(c, 0)]
+            drop = (sg < 0) & (self.values[line] < need)
+            if hidden_only:
+                drop |= (c >= 0) & ~self.hidden[line]
+            keep = ~drop.any(axis=1)
             codes.append(c[keep])
             signs.append(sg[keep])
         return codes, signs
