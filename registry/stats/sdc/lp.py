@@ -27,10 +27,10 @@ class LpModel:
         self.upper = np.asarray(upper, dtype=float).copy()
         self.n = self.a.shape[1]
         self.solves = 0
-        self._h = self._build() if _highs is not None else None
+        self._h = None
 
     def _build(self):
-        """Pass the model to a HiGHS instance once."""
+        """Pass the model to a HiGHS instance once, on first use."""
         h = _highs._Highs()
         h.setOptionValue("output_flag", False)
         # Re-solves start from the previous optimal basis, which stays primal feasible when only
@@ -55,18 +55,35 @@ class LpModel:
     def set_upper(self, col: int, upper: float) -> None:
         """Change the upper bound of one variable."""
         self.upper[col] = upper
-        if self._h is not None:
+        if self._h is not None:  # otherwise the bound goes in when the model is built
             self._h.changeColBounds(col, 0.0, _highs.kHighsInf if np.isinf(upper) else upper)
 
     def minimize(self, cost: np.ndarray) -> np.ndarray | None:
-        """Return an optimal point, or None when the LP is unbounded or infeasible."""
+        """Return an optimal point, or None when the LP is unbounded.
+
+        Anything else (infeasible, iteration limit, numerical trouble) raises: the audit must
+        not mistake a solver failure for a wide interval.
+        """
         self.solves += 1
-        if self._h is None:
+        if _highs is None:
             bounds = np.column_stack([np.zeros(self.n), self.upper])
             res = linprog(cost, A_eq=self.a, b_eq=self.b, bounds=bounds, method="highs")
-            return res.x if res.status == 0 else None
+            return _checked(res.status == 0, res.status == 3, res.x, res.message)
+        if self._h is None:
+            self._h = self._build()
         self._h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost.astype(float))
         self._h.run()
-        if self._h.getModelStatus() != _highs.HighsModelStatus.kOptimal:
-            return None
-        return np.asarray(self._h.getSolution().col_value)
+        status = self._h.getModelStatus()
+        unbounded = status == _highs.HighsModelStatus.kUnbounded
+        optimal = status == _highs.HighsModelStatus.kOptimal
+        x = np.asarray(self._h.getSolution().col_value) if optimal else None
+        return _checked(optimal, unbounded, x, self._h.modelStatusToString(status))
+
+
+def _checked(optimal: bool, unbounded: bool, x: np.ndarray | None, message: str):
+    """Return x when optimal, None when unbounded, and raise otherwise."""
+    if optimal:
+        return x
+    if unbounded:
+        return None
+    raise RuntimeError(f"LP failed: {message}")

@@ -21,6 +21,7 @@ Default pTable design (max noise D = 3):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 
@@ -44,6 +45,11 @@ class PTable:
     def top(self) -> int:
         """Return the first count that uses the shifted generic row."""
         return len(self.values) - 1
+
+    def digest(self) -> str:
+        """Return a fingerprint of the table for the release record."""
+        raw = self.values.tobytes() + np.round(self.cumulative, 12).tobytes()
+        return hashlib.sha256(raw).hexdigest()[:16]
 
     def probabilities(self, n: int) -> dict[int, float]:
         """Return the distribution of published values for an exact count."""

@@ -88,6 +88,7 @@ class ProtectedRelease:
             "threshold": self.params.threshold,
             "safety_range": self.params.safety,
             "perturbed": self.params.perturb,
+            "ptable_digest": self.params.ptable.digest(),
             "cells": int(self.model.n_cells),
             "primary_suppressed": int(self.primary.sum()),
             "secondary_suppressed": int((hidden & ~self.primary).sum()),
@@ -133,8 +134,10 @@ def audit_and_repair(
         if report.passed:
             report.extra.update(audit_seconds_total=audit_seconds, repair_rounds=rounds)
             return hidden, report
-        found = []
+        found: list[np.ndarray] = []
         for cell in report.failing:
+            if any(m[cell] for m in found):
+                continue  # widened by this round's repairs already; the next audit will tell
             hidden, moves = repair(
                 model.constraints, counts, hidden, weights, int(cell), params.safety
             )
