@@ -28,6 +28,15 @@ def test_ptable_rows_are_unbiased_and_never_publish_one_or_two(n):
         assert dist.get(n, 0) <= 0.2 + 1e-9  # a count is rarely published unchanged
 
 
+def test_variance_one_ptable_with_two_noise_levels_is_valid():
+    table = default_ptable(2, (0.05, 0.25, 0.4, 0.25, 0.05))
+    for n in range(40):
+        dist = table.probabilities(n)
+        assert sum(v * p for v, p in dist.items()) == pytest.approx(n)
+        assert not {1, 2} & set(dist)
+        assert min(dist) >= 0
+
+
 def test_perturb_follows_the_ptable_and_never_outputs_one_or_two():
     rng = np.random.default_rng(0)
     table = default_ptable()

@@ -11,6 +11,7 @@ from registry.stats.sdc import (
     TableSpec,
     audit_and_repair,
     audit_intervals,
+    audit_release,
     primary_mask,
     protect_release,
 )
@@ -31,6 +32,7 @@ def test_no_suppressed_cell_narrowed_below_safety_range(shape, tables, n, seed):
     release = protect_release(model, counts, keys, SdcParams(threshold=5))
     hidden = release.status == CellStatus.SUPPRESSED
     assert release.audit.passed
+    assert audit_release(model, counts, hidden, 5.0).passed  # without the suppression's cubes
     # Independent check: plain min/max LPs over the whole system, no decomposition or certificates.
     for lo, hi in exact_intervals(model, counts, hidden).values():
         assert hi - lo >= 5 - 1e-6

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -170,7 +170,9 @@ class ReleaseModel:
             raise ValueError(f"records of {name!r} must carry leaf categories")
         return idx
 
-    def _contributions(self, table: TableSpec, leaf: Mapping[str, np.ndarray]):
+    def _contributions(
+        self, table: TableSpec, leaf: Mapping[str, np.ndarray]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield, per combination of hierarchy levels, each record's cell and a validity mask."""
         anc = [self.dimensions[self._pos[n]].ancestors[leaf[n]] for n in table.dims]
         for levels in np.ndindex(*[a.shape[1] for a in anc]):

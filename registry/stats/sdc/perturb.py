@@ -14,9 +14,10 @@ Default pTable design (max noise D = 3):
   0.08, 0.16, 0.16, 0.20, 0.16, 0.16, 0.08 (mean n, variance 3.04). It is deliberately flat: the
   chance that two different cells get the same noise, which is what a differencing attacker needs
   to recover a small cell exactly, is Σp² ≈ 0.155; a variance-1 table would give ≈ 0.27.
-* 1 ≤ n < D + 3: a small linear programme picks probabilities over {0 if n ≤ D} ∪ {3 … n+D}
+* 1 ≤ n < D + 3: a small linear programme picks probabilities over {0} ∪ {max(3, n-D) … n+D}
   with mean exactly n, the variance as close as possible to the base one and P(n) ≤ 0.2, so 1
-  and 2 are never published and small counts are rarely published unchanged.
+  and 2 are never published and small counts are rarely published unchanged. These counts may
+  jump to 0 by more than D; with the default threshold they are suppressed anyway.
 """
 
 from __future__ import annotations
@@ -97,12 +98,13 @@ def default_ptable(max_noise: int = 3, base_probs: tuple[float, ...] = BASE_PROB
 def _small_row(n: int, max_noise: int, variance: float, max_stay: float = 0.2) -> dict[int, float]:
     """Solve for an unbiased distribution of published values for a small count."""
     support = [j for j in range(max(0, n - max_noise), n + max_noise + 1) if j not in FORBIDDEN]
-    if n <= max_noise and 0 not in support:
-        support.insert(0, 0)
+    if n - max_noise <= max(FORBIDDEN) and 0 not in support:
+        support.insert(0, 0)  # the low side is cut off by 1 and 2: allow 0 to stay unbiased
     sq = np.array([(j - n) ** 2 for j in support], dtype=float)
     k = len(support)
     # Variables: p_j, then slack above and below the target variance.
-    cost = np.concatenate([np.zeros(k), [1.0, 1.0]])
+    # Tiny cubic penalty: among rows with the target variance, prefer small jumps.
+    cost = np.concatenate([1e-3 * np.abs(np.array(support) - n) ** 3, [1.0, 1.0]])
     a_eq = np.vstack(
         [
             np.concatenate([np.ones(k), [0, 0]]),
