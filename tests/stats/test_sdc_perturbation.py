@@ -1,5 +1,7 @@
 """Cell-key perturbation: the pTable, consistency, determinism and the differencing attack."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from registry.stats.sdc import (
     SdcParams,
     TableSpec,
     default_ptable,
+    new_record_keys,
+    protect_records,
     protect_release,
 )
 from registry.stats.sdc.synthetic import dimensions, population, record_keys
@@ -60,6 +64,16 @@ def test_same_input_twice_gives_identical_release():
     assert np.array_equal(first.values, second.values)
     assert np.array_equal(first.status, second.status)
     assert first.record()["digest"] == second.record()["digest"]
+
+
+def test_release_from_records_is_json_ready():
+    dims = dimensions(4)
+    model = ReleaseModel(dims, [TableSpec("rs", ("region", "sex"))])
+    release = protect_records(model, population(500, 4), new_record_keys(500))
+    data = release.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert {c["status"] for c in data["cells"]} <= {s.value for s in CellStatus}
+    assert data["record"]["audit_passed"]
 
 
 def test_same_cell_gets_same_value_in_different_releases():

@@ -4,13 +4,14 @@ from registry.stats.sdc.audit import AuditReport, audit_intervals, audit_release
 from registry.stats.sdc.dimensions import TOTAL, Dimension
 from registry.stats.sdc.hypercube import hypercube_suppress
 from registry.stats.sdc.model import ReleaseModel, TableSpec
-from registry.stats.sdc.perturb import PTable, default_ptable
+from registry.stats.sdc.perturb import PTable, default_ptable, new_record_keys
 from registry.stats.sdc.pipeline import (
     CellStatus,
     ProtectedCell,
     ProtectedRelease,
     SdcParams,
     audit_and_repair,
+    protect_records,
     protect_release,
     suppress,
 )
@@ -32,7 +33,9 @@ __all__ = [
     "audit_release",
     "default_ptable",
     "hypercube_suppress",
+    "new_record_keys",
     "primary_mask",
+    "protect_records",
     "protect_release",
     "suppress",
 ]

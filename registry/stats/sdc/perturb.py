@@ -23,6 +23,7 @@ Default pTable design (max noise D = 3):
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from functools import cache
 
@@ -71,6 +72,12 @@ class PTable:
         pick = (u[:, None] >= self.cumulative[rows]).sum(axis=1)
         pick = np.minimum(pick, self.values.shape[1] - 1)
         return self.values[rows, pick] + (counts - rows)
+
+
+def new_record_keys(n: int) -> np.ndarray:
+    """Draw fresh record keys for new persons (store them; never redraw for a person)."""
+    rng = np.random.default_rng(secrets.randbits(128))
+    return rng.integers(0, KEY_MODULUS, size=n, dtype=np.uint64)
 
 
 @cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -78,6 +78,11 @@ class ProtectedRelease:
         """Return the released value of one cell (None when suppressed)."""
         i = self.model.find(**codes)
         return None if self.status[i] == CellStatus.SUPPRESSED else int(self.values[i])
+
+    def to_dict(self) -> dict:
+        """Return the release as JSON-ready data: the record and every cell's value and status."""
+        cells = [{"key": c.key, "value": c.value, "status": c.status.value} for c in self.cells()]
+        return {"record": self.record(), "cells": cells}
 
     def record(self) -> dict:
         """Return the release record: what was released and how it was protected."""
@@ -175,3 +180,14 @@ def protect_release(
         perturbation=time.perf_counter() - t2,
     )
     return ProtectedRelease(model, values, status, primary, report, seconds, params)
+
+
+def protect_records(
+    model: ReleaseModel,
+    records: Mapping[str, np.ndarray],
+    record_keys: np.ndarray,
+    params: SdcParams | None = None,
+) -> ProtectedRelease:
+    """Count persons into the release's cells, then protect the counts."""
+    counts, cell_keys = model.count(records, record_keys)
+    return protect_release(model, counts, cell_keys, params)
