@@ -114,13 +114,13 @@ def main() -> None:
     )
     print(
         f"suppression: {supp_s:.3f} s, median of {args.repeat} (target {SUPPRESSION_TARGET} s:"
-        f" {supp_s / SUPPRESSION_TARGET:.2f}x; R Gaussian elimination quoted at"
+        f" {supp_s / SUPPRESSION_TARGET:.3f}x; R Gaussian elimination quoted at"
         f" {R_GAUSS_SECONDS} s, not measured here: {supp_s / R_GAUSS_SECONDS:.2f}x)"
     )
     print(f"LP repair:   {repair_s:.3f} s")
     print(
         f"audit:       {audit_s:.3f} s, median of {args.repeat} (target {AUDIT_TARGET} s:"
-        f" {audit_s / AUDIT_TARGET:.2f}x)"
+        f" {audit_s / AUDIT_TARGET:.3f}x)"
     )
     start = time.perf_counter()
     own = audit_release(model, counts, hidden, 10.0)

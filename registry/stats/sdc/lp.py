@@ -33,10 +33,6 @@ class LpModel:
         """Pass the model to a HiGHS instance once, on first use."""
         h = _highs._Highs()
         h.setOptionValue("output_flag", False)
-        # Re-solves start from the previous optimal basis, which stays primal feasible when only
-        # the objective changes: primal simplex continues from there, presolve would discard it.
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("simplex_strategy", 4)
         lp = _highs.HighsLp()
         lp.num_col_, lp.num_row_ = self.n, self.a.shape[0]
         lp.col_cost_ = np.zeros(self.n)
@@ -73,6 +69,12 @@ class LpModel:
             self._h = self._build()
         self._h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost.astype(float))
         self._h.run()
+        if self.solves == 1:
+            # The first solve is cold: presolve and dual simplex. Later solves start from the
+            # previous optimal basis, which stays primal feasible when only the objective or one
+            # bound changes, so primal simplex without presolve carries on from there.
+            self._h.setOptionValue("presolve", "off")
+            self._h.setOptionValue("simplex_strategy", 4)
         status = self._h.getModelStatus()
         unbounded = status == _highs.HighsModelStatus.kUnbounded
         optimal = status == _highs.HighsModelStatus.kOptimal
