@@ -40,6 +40,11 @@ class SdcParams:
     perturb: bool = True
     ptable: PTable = field(default_factory=default_ptable)
     max_repair_rounds: int = 50
+    # Opt-in: after protection, try to publish again the non-primary margins of the top N levels
+    # (1 = grand total, 2 = also one-dimensional margins), each level kept only if the audit
+    # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
+    # proves them unnecessary, but without cube certificates that audit costs seconds.
+    republish_levels: int = 0
 
     @property
     def safety(self) -> float:
@@ -151,6 +156,30 @@ def audit_and_repair(
     raise RuntimeError("secondary suppression did not converge")
 
 
+def republish_margins(
+    model: ReleaseModel,
+    counts: np.ndarray,
+    hidden: np.ndarray,
+    params: SdcParams,
+    report: AuditReport,
+) -> tuple[np.ndarray, AuditReport]:
+    """Publish top-level secondary margins again, level by level, while the audit passes."""
+    level = (model.codes == 0).sum(axis=1)  # number of dimensions at their total
+    secondary = hidden & ~primary_mask(counts, params.threshold)
+    top = len(model.dimensions)
+    for lvl in range(top, top - params.republish_levels, -1):
+        back = secondary & (level == lvl)
+        if not back.any():
+            continue
+        trial = audit_intervals(model.constraints, counts, hidden & ~back, params.safety)
+        report.extra["audit_seconds_total"] += trial.seconds
+        if not trial.passed:
+            break
+        trial.extra = report.extra
+        hidden, report = hidden & ~back, trial
+    return hidden, report
+
+
 def protect_release(
     model: ReleaseModel,
     counts: np.ndarray,
@@ -166,6 +195,8 @@ def protect_release(
     hidden, cubes = suppress(model, counts, params)
     t1 = time.perf_counter()
     hidden, report = audit_and_repair(model, counts, hidden, params, cubes)
+    if params.republish_levels:
+        hidden, report = republish_margins(model, counts, hidden, params, report)
     t2 = time.perf_counter()
     values = params.ptable.perturb(counts, cell_keys) if params.perturb else counts.copy()
     status = np.full(model.n_cells, CellStatus.PUBLISHED.value, dtype="U10")
