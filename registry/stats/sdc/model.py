@@ -151,8 +151,8 @@ class ReleaseModel:
             t_counts = np.zeros(self.n_cells, dtype=np.int64)
             t_keys = np.zeros(self.n_cells, dtype=np.uint64)
             for cell, ok in self._contributions(table, leaf):
-                np.add.at(t_counts, cell[ok], 1)
-                np.add.at(t_keys, cell[ok], rk[ok])
+                t_counts += np.bincount(cell[ok], minlength=self.n_cells)
+                t_keys += _key_sums(cell[ok], rk[ok], self.n_cells)
             # Shared cells get the same count from every table containing them: overwrite.
             ids = grid.ravel()
             counts[ids], keys[ids] = t_counts[ids], t_keys[ids] % KEY_MODULUS
@@ -183,3 +183,15 @@ class ReleaseModel:
                 ok &= node >= 0
                 enc += np.maximum(node, 0) * self._strides[self._pos[name]]
             yield self.cell_ids(enc), ok
+
+
+def _key_sums(cells: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """Return per-cell sums of 32-bit keys modulo 2**32, exactly and in any record order.
+
+    bincount sums in float64; splitting keys into 16-bit halves keeps every partial sum far
+    below 2**53, so the result does not depend on rounding or on the order of records.
+    """
+    high = np.bincount(cells, weights=(keys >> np.uint64(16)).astype(float), minlength=n)
+    low = np.bincount(cells, weights=(keys & np.uint64(0xFFFF)).astype(float), minlength=n)
+    total = (high.astype(np.uint64) % KEY_MODULUS) * np.uint64(2**16) + low.astype(np.uint64)
+    return total % KEY_MODULUS
