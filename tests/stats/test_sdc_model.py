@@ -53,3 +53,19 @@ def test_patterns_are_balanced_in_every_hierarchy_constraint():
             d[row_codes[row_codes >= 0]] = row_signs[row_codes >= 0]
             assert d[node] == 1
             assert not np.any(model.constraints @ d)
+
+
+def test_cell_keys_are_exact_sums_mod_2_32_in_any_record_order():
+    model = ReleaseModel([REGION, SEX], [TableSpec("rs", ("region", "sex"))])
+    rng = np.random.default_rng(1)
+    n = 5000
+    records = {"region": rng.integers(1, 4, n), "sex": rng.integers(1, 3, n)}
+    keys = rng.integers(0, 2**32, n, dtype=np.uint64)
+    counts, cell_keys = model.count(records, keys)
+    perm = rng.permutation(n)
+    _, shuffled = model.count({k: v[perm] for k, v in records.items()}, keys[perm])
+    assert np.array_equal(cell_keys, shuffled)
+    sel = (records["region"] == 2) & (records["sex"] == 1)
+    cell = model.find(region="S", sex="M")
+    assert int(cell_keys[cell]) == sum(int(k) for k in keys[sel]) % 2**32
+    assert counts[cell] == sel.sum()
