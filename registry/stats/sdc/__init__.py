@@ -16,18 +16,16 @@ from registry.stats.sdc.audit import AuditReport, audit_intervals, audit_release
 from registry.stats.sdc.dimensions import TOTAL, Dimension
 from registry.stats.sdc.hypercube import hypercube_suppress
 from registry.stats.sdc.model import ReleaseModel, TableSpec
+from registry.stats.sdc.params import SdcParams
 from registry.stats.sdc.perturb import PTable, default_ptable, new_record_keys
 from registry.stats.sdc.pipeline import (
-    CellStatus,
-    ProtectedCell,
-    ProtectedRelease,
-    SdcParams,
     audit_and_repair,
     protect_records,
     protect_release,
     suppress,
 )
 from registry.stats.sdc.primary import primary_mask
+from registry.stats.sdc.release import CellStatus, ProtectedCell, ProtectedRelease
 
 __all__ = [
     "TOTAL",

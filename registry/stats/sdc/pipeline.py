@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Mapping
 
 import numpy as np
 from scipy import sparse
@@ -14,100 +11,10 @@ from scipy import sparse
 from registry.stats.sdc.audit import AuditReport, audit_intervals
 from registry.stats.sdc.hypercube import hypercube_suppress
 from registry.stats.sdc.model import ReleaseModel
-from registry.stats.sdc.perturb import PTable, default_ptable
+from registry.stats.sdc.params import SdcParams
 from registry.stats.sdc.primary import primary_mask
+from registry.stats.sdc.release import CellStatus, ProtectedRelease
 from registry.stats.sdc.repair import repair
-
-
-class CellStatus(StrEnum):
-    """How a cell is released."""
-
-    PUBLISHED = "published"  # exact (zeros, or perturbation switched off)
-    SUPPRESSED = "suppressed"
-    PERTURBED = "perturbed"  # passed through the pTable, whether or not the noise was 0
-
-
-@dataclass(frozen=True)
-class SdcParams:
-    """Disclosure-control settings of a release."""
-
-    threshold: int = 10
-    safety_range: float | None = None  # default: the threshold
-    # Cost of hiding a cell: "cells" (1 per cell) or "persons" (its count + 1). On sparse tables
-    # "cells" hides fewer cells *and* fewer persons in inner cells (see bench/stats.py).
-    cost: str = "cells"
-    margin_weight: float = 1.0  # cost multiplier for hiding a margin instead of an inner cell
-    perturb: bool = True
-    ptable: PTable = field(default_factory=default_ptable)
-    max_repair_rounds: int = 50
-    # Opt-in: after protection, try to publish again the non-primary margins of the top N levels
-    # (1 = grand total, 2 = also one-dimensional margins), each level kept only if the audit
-    # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
-    # proves them unnecessary, but without cube certificates that audit costs seconds.
-    republish_levels: int = 0
-
-    @property
-    def safety(self) -> float:
-        """Return the minimum width of a suppressed cell's feasible interval."""
-        return float(self.threshold if self.safety_range is None else self.safety_range)
-
-
-@dataclass(frozen=True)
-class ProtectedCell:
-    """One released cell."""
-
-    key: dict[str, str]
-    value: int | None
-    status: CellStatus
-
-
-@dataclass(frozen=True)
-class ProtectedRelease:
-    """Released values and statuses of every cell, with the audit and timings."""
-
-    model: ReleaseModel
-    values: np.ndarray  # published value, -1 where suppressed
-    status: np.ndarray  # CellStatus per cell
-    primary: np.ndarray
-    audit: AuditReport
-    seconds: dict[str, float]
-    params: SdcParams
-
-    def cells(self) -> Iterator[ProtectedCell]:
-        """Yield every cell of the release."""
-        for i in range(self.model.n_cells):
-            value = None if self.status[i] == CellStatus.SUPPRESSED else int(self.values[i])
-            yield ProtectedCell(self.model.key(i), value, CellStatus(self.status[i]))
-
-    def value(self, **codes: str) -> int | None:
-        """Return the released value of one cell (None when suppressed)."""
-        i = self.model.find(**codes)
-        return None if self.status[i] == CellStatus.SUPPRESSED else int(self.values[i])
-
-    def to_dict(self) -> dict:
-        """Return the release as JSON-ready data: the record and every cell's value and status."""
-        cells = [{"key": c.key, "value": c.value, "status": c.status.value} for c in self.cells()]
-        return {"record": self.record(), "cells": cells}
-
-    def record(self) -> dict:
-        """Return the release record: what was released and how it was protected."""
-        hidden = self.status == CellStatus.SUPPRESSED
-        narrow = self.audit.narrowest
-        return {
-            "tables": [{"name": t.name, "dims": list(t.dims)} for t in self.model.tables],
-            "threshold": self.params.threshold,
-            "safety_range": self.params.safety,
-            "perturbed": self.params.perturb,
-            "ptable_digest": self.params.ptable.digest(),
-            "cells": int(self.model.n_cells),
-            "primary_suppressed": int(self.primary.sum()),
-            "secondary_suppressed": int((hidden & ~self.primary).sum()),
-            "audit_passed": self.audit.passed,
-            "repair_rounds": int(self.audit.extra.get("repair_rounds", 0)),
-            "narrowest_width": None if narrow is None else narrow[2] - narrow[1],
-            "seconds": dict(self.seconds),
-            "digest": hashlib.sha256(self.values.tobytes() + self.status.tobytes()).hexdigest(),
-        }
 
 
 def cell_weights(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> np.ndarray:
