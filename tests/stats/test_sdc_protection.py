@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.stats.sdc import (
     CellStatus,
@@ -144,3 +146,25 @@ def test_republished_margins_keep_every_cell_safe(seed):
     assert (hidden <= (plain.status == CellStatus.SUPPRESSED)).all()
     for lo, hi in exact_intervals(model, counts, hidden).values():
         assert hi - lo >= 5 - 1e-6
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    sizes=st.lists(st.integers(2, 5), min_size=2, max_size=3),
+    n=st.integers(20, 300),
+    threshold=st.integers(3, 8),
+    linked=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_property_every_suppressed_cell_keeps_the_safety_range(sizes, n, threshold, linked, seed):
+    names = [f"d{i}" for i in range(len(sizes))]
+    tables = [tuple(names)]
+    if linked and len(names) == 3:
+        tables = [(names[0], names[1]), (names[0], names[2]), (names[1], names[2])]
+    model, counts, keys = random_release(dict(zip(names, sizes, strict=True)), tables, n, seed)
+    release = protect_release(model, counts, keys, SdcParams(threshold=threshold))
+    hidden = release.status == CellStatus.SUPPRESSED
+    assert release.audit.passed
+    assert hidden[primary_mask(counts, threshold)].all()
+    for lo, hi in exact_intervals(model, counts, hidden).values():
+        assert hi - lo >= threshold - 1e-6
