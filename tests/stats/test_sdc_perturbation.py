@@ -116,9 +116,9 @@ def _query(region, drug, keys, params):
 
 def test_differencing_overlapping_queries_recovers_no_more_than_chance():
     region, drug, old, keys = _attack_population(11)
-    hits = {"threshold only": [], "cell-key": []}
+    hits = {"exact values": [], "cell-key": []}
     truth_all = []
-    for label, perturb in (("threshold only", False), ("cell-key", True)):
+    for label, perturb in (("exact values", False), ("cell-key", True)):
         params = SdcParams(threshold=10, perturb=perturb)
         full, counts_full, inner = _query(region, drug, keys, params)
         young, counts_young, _ = _query(region[~old], drug[~old], keys[~old], params)
@@ -130,7 +130,7 @@ def test_differencing_overlapping_queries_recovers_no_more_than_chance():
     assert len(truth_all) >= 200
     # Chance: an intruder who knows how small cells are distributed and always guesses the mode.
     chance = np.bincount(truth_all).max() / len(truth_all)
-    assert hits["threshold only"].mean() == 1.0  # the attack works without noise
+    assert hits["exact values"].mean() == 1.0  # the attack works without noise
     assert hits["cell-key"].mean() <= chance
 
 
