@@ -1,0 +1,32 @@
+"""Settings of a release's disclosure control."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from registry.stats.sdc.perturb import PTable, default_ptable
+
+
+@dataclass(frozen=True)
+class SdcParams:
+    """Disclosure-control settings of a release."""
+
+    threshold: int = 10
+    safety_range: float | None = None  # default: the threshold
+    # Cost of hiding a cell: "cells" (1 per cell) or "persons" (its count + 1). On sparse tables
+    # "cells" hides fewer cells *and* fewer persons in inner cells (see bench/stats.py).
+    cost: str = "cells"
+    margin_weight: float = 1.0  # cost multiplier for hiding a margin instead of an inner cell
+    perturb: bool = True
+    ptable: PTable = field(default_factory=default_ptable)
+    max_repair_rounds: int = 50
+    # Opt-in: after protection, try to publish again the non-primary margins of the top N levels
+    # (1 = grand total, 2 = also one-dimensional margins), each level kept only if the audit
+    # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
+    # proves them unnecessary, but without cube certificates that audit costs seconds.
+    republish_levels: int = 0
+
+    @property
+    def safety(self) -> float:
+        """Return the minimum width of a suppressed cell's feasible interval."""
+        return float(self.threshold if self.safety_range is None else self.safety_range)

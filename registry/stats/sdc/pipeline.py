@@ -1,0 +1,131 @@
+"""One path for every number that leaves the service: counts → suppression → audit → noise."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import sparse
+
+from registry.stats.sdc.audit import AuditReport, audit_intervals
+from registry.stats.sdc.hypercube import hypercube_suppress
+from registry.stats.sdc.model import ReleaseModel
+from registry.stats.sdc.params import SdcParams
+from registry.stats.sdc.primary import primary_mask
+from registry.stats.sdc.release import CellStatus, ProtectedRelease
+from registry.stats.sdc.repair import repair
+
+
+def cell_weights(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> np.ndarray:
+    """Return the cost of hiding each cell."""
+    if params.cost not in ("cells", "persons"):
+        raise ValueError(f"unknown cost {params.cost!r}")
+    weight = counts.astype(float) + 1.0 if params.cost == "persons" else np.ones(len(counts))
+    return np.where(model.inner, weight, weight * params.margin_weight)
+
+
+def suppress(
+    model: ReleaseModel, counts: np.ndarray, params: SdcParams
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """Return the primary + secondary suppression mask and the hypercubes behind it."""
+    primary = primary_mask(counts, params.threshold)
+    weights = cell_weights(model, counts, params)
+    return hypercube_suppress(model, counts, primary, weights, params.safety)
+
+
+def audit_and_repair(
+    model: ReleaseModel,
+    counts: np.ndarray,
+    hidden: np.ndarray,
+    params: SdcParams,
+    directions: sparse.spmatrix | None = None,
+) -> tuple[np.ndarray, AuditReport]:
+    """Audit; while cells fail, extend the suppression by LP repair and audit again."""
+    weights = cell_weights(model, counts, params)
+    directions = sparse.csr_matrix((0, model.n_cells)) if directions is None else directions
+    audit_seconds = 0.0
+    for rounds in range(params.max_repair_rounds):
+        report = audit_intervals(model.constraints, counts, hidden, params.safety, directions)
+        audit_seconds += report.seconds
+        if report.passed:
+            report.extra.update(audit_seconds_total=audit_seconds, repair_rounds=rounds)
+            return hidden, report
+        found: list[np.ndarray] = []
+        for cell in report.failing:
+            if any(m[cell] for m in found):
+                continue  # widened by this round's repairs already; the next audit will tell
+            hidden, moves = repair(
+                model.constraints, counts, hidden, weights, int(cell), params.safety
+            )
+            found += moves
+        directions = sparse.vstack([directions, sparse.csr_matrix(np.array(found))]).tocsr()
+    raise RuntimeError("secondary suppression did not converge")
+
+
+def republish_margins(
+    model: ReleaseModel,
+    counts: np.ndarray,
+    hidden: np.ndarray,
+    params: SdcParams,
+    report: AuditReport,
+) -> tuple[np.ndarray, AuditReport]:
+    """Publish top-level secondary margins again, level by level, while the audit passes."""
+    level = (model.codes == 0).sum(axis=1)  # number of dimensions at their total
+    secondary = hidden & ~primary_mask(counts, params.threshold)
+    top = len(model.dimensions)
+    for lvl in range(top, top - params.republish_levels, -1):
+        back = secondary & (level == lvl)
+        if not back.any():
+            continue
+        trial = audit_intervals(model.constraints, counts, hidden & ~back, params.safety)
+        report.extra["audit_seconds_total"] += trial.seconds
+        if not trial.passed:
+            break
+        trial.extra = report.extra
+        hidden, report = hidden & ~back, trial
+    return hidden, report
+
+
+def protect_release(
+    model: ReleaseModel,
+    counts: np.ndarray,
+    cell_keys: np.ndarray,
+    params: SdcParams | None = None,
+) -> ProtectedRelease:
+    """Protect the exact counts of a release and return what may be published."""
+    params = params or SdcParams()
+    counts = np.asarray(counts, dtype=np.int64)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    primary = primary_mask(counts, params.threshold)
+    hidden, cubes = suppress(model, counts, params)
+    t1 = time.perf_counter()
+    hidden, report = audit_and_repair(model, counts, hidden, params, cubes)
+    if params.republish_levels:
+        hidden, report = republish_margins(model, counts, hidden, params, report)
+    t2 = time.perf_counter()
+    values = params.ptable.perturb(counts, cell_keys) if params.perturb else counts.copy()
+    status = np.full(model.n_cells, CellStatus.PUBLISHED.value, dtype="U10")
+    status[params.perturb & (counts > 0)] = CellStatus.PERTURBED.value
+    status[hidden] = CellStatus.SUPPRESSED.value
+    values = np.where(hidden, -1, values)
+    audit = report.extra["audit_seconds_total"]
+    seconds.update(
+        suppression=t1 - t0,
+        audit=audit,
+        repair=t2 - t1 - audit,
+        perturbation=time.perf_counter() - t2,
+    )
+    return ProtectedRelease(model, values, status, primary, report, seconds, params)
+
+
+def protect_records(
+    model: ReleaseModel,
+    records: Mapping[str, np.ndarray],
+    record_keys: np.ndarray,
+    params: SdcParams | None = None,
+) -> ProtectedRelease:
+    """Count persons into the release's cells, then protect the counts."""
+    counts, cell_keys = model.count(records, record_keys)
+    return protect_release(model, counts, cell_keys, params)
