@@ -12,8 +12,12 @@ from registry.access.models import Service, Slot
 
 @pytest.fixture(autouse=True)
 def easy_proof_of_work(app, monkeypatch):
-    """Keep the proof of work cheap in tests."""
+    """Keep the proof of work cheap in tests, and limits out of the way of functional tests."""
     monkeypatch.setitem(app.config, "ALTCHA_MAX_NUMBER", 50)
+    # flask-limiter's `enabled` is process-wide: another test's limited app may have set it.
+    for name in ("PUBLIC_READ_LIMIT", "CHALLENGE_LIMIT", "BOOKING_LIMIT", "BOOKING_LOOKUP_LIMIT"):
+        monkeypatch.setitem(app.config, name, "100000 per second")
+    monkeypatch.setitem(app.config, "BOOKINGS_PER_CLIENT", 1000)
 
 
 def new_service(session, clinic, **overrides) -> Service:
@@ -76,8 +80,66 @@ def solved(client) -> str:
     return pow.solve(answer.json)
 
 
+def as_public() -> None:
+    """Forget the previous request's user: the test client shares the test's app context (g)."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("user", None)
+        g.pop("acting_role", None)
+
+
 def book(client, slot_id: int, **extra):
-    """Book a slot with a fresh solution."""
+    """Book a slot with a fresh solution, as an anonymous member of the public."""
+    as_public()
     return client.post(
         "/api/v1/public/bookings", json={"slot_id": slot_id, "altcha": solved(client), **extra}
     )
+
+
+def seed_slots(app, count: int, capacity: int) -> list[int]:
+    """Commit a clinic, a service and `count` slots in the app's own database; return slot ids."""
+    from registry.access.models import Clinic
+    from registry.extensions import db
+
+    with app.app_context():
+        clinic = Clinic(name="Seeded clinic", region_code="750000000", centre_type="outpatient")
+        db.session.add(clinic)
+        db.session.flush()
+        service = new_service(db.session, clinic)
+        ids = [
+            new_slot(db.session, service, capacity=capacity, in_hours=24 + i).id
+            for i in range(count)
+        ]
+        db.session.commit()
+        return ids
+
+
+@pytest.fixture()
+def limited_app(keyring, tmp_path):
+    """Return an app with real rate limits on its own database."""
+    from registry.extensions import db, limiter
+    from tests.conftest import _new_database, make_test_app, migrate_database
+
+    for url in _new_database(tmp_path):
+        app = make_test_app(
+            url,
+            keyring,
+            str(tmp_path / "instance"),
+            RATELIMIT_ENABLED=True,
+            ALTCHA_MAX_NUMBER=50,
+            CHALLENGE_LIMIT="6 per minute",
+            BOOKING_LIMIT="4 per minute",
+            BOOKINGS_PER_CLIENT=2,
+        )
+        migrate_database(app)
+        try:
+            yield app
+        finally:
+            # flask-limiter is a process-wide singleton: undo what this app's init_app set, so
+            # the next limited app (another test's) starts from its own configuration.
+            limiter.reset()
+            limiter.limit_manager.set_default_limits([])
+            limiter.enabled = False
+            with app.app_context():
+                db.engine.dispose()
