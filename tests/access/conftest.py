@@ -81,12 +81,14 @@ def solved(client) -> str:
 
 
 def as_public() -> None:
-    """Forget the previous request's user: the test client shares the test's app context (g)."""
+    """Forget the previous request's user and language: test requests share the app context."""
     from flask import g, has_app_context
+    from flask_babel import refresh
 
     if has_app_context():
         g.pop("user", None)
         g.pop("acting_role", None)
+        refresh()
 
 
 def book(client, slot_id: int, **extra):
