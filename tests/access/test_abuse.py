@@ -72,3 +72,23 @@ def test_rate_limit_keys_hold_no_address(limited_app):
     with limited_app.test_request_context(environ_base={"REMOTE_ADDR": "203.0.113.11"}):
         key = client_key()
         assert request.remote_addr not in key and len(key) == 32
+
+
+def test_proxy_header_counts_only_when_proxies_are_trusted(database_url, keyring, tmp_path):
+    from registry.api.ratelimit import client_key
+    from tests.conftest import make_test_app
+
+    def prober(app):
+        @app.get("/_key_probe")
+        def probe():
+            return client_key()
+
+        client = app.test_client()
+        return lambda forwarded: client.get(
+            "/_key_probe", headers={"X-Forwarded-For": forwarded}
+        ).get_data(as_text=True)
+
+    direct = prober(make_test_app(database_url, keyring, str(tmp_path / "a")))
+    proxied = prober(make_test_app(database_url, keyring, str(tmp_path / "b"), TRUSTED_PROXIES=1))
+    assert direct("198.51.100.1") == direct("198.51.100.2")
+    assert proxied("198.51.100.1") != proxied("198.51.100.2")

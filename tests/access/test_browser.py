@@ -25,9 +25,24 @@ WIDTH, HEIGHT = 360, 800
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TEXT = {
-    "ru": {"search": "Искать", "book": "Записаться на", "booked": "Записаны", "cancelled": "Отменена вами"},
-    "kk": {"search": "Іздеу", "book": "уақытына жазылу", "booked": "Жазылдыңыз", "cancelled": "Өзіңіз бас тарттыңыз"},
-    "en": {"search": "Search", "book": "Book ", "booked": "Booked", "cancelled": "Cancelled by you"},
+    "ru": {
+        "search": "Искать",
+        "book": "Записаться на",
+        "booked": "Записаны",
+        "cancelled": "Отменена вами",
+    },
+    "kk": {
+        "search": "Іздеу",
+        "book": "уақытына жазылу",
+        "booked": "Жазылдыңыз",
+        "cancelled": "Өзіңіз бас тарттыңыз",
+    },
+    "en": {
+        "search": "Search",
+        "book": "Book ",
+        "booked": "Booked",
+        "cancelled": "Cancelled by you",
+    },
 }
 
 

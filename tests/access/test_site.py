@@ -10,7 +10,11 @@ from registry.access import pow
 from registry.site import TRANSLATIONS
 from tests.access.conftest import as_public, seed_slots
 
-HEADINGS = {"ru": "Найдите помощь рядом", "kk": "Жақын жерден көмек табыңыз", "en": "Find help near you"}
+HEADINGS = {
+    "ru": "Найдите помощь рядом",
+    "kk": "Жақын жерден көмек табыңыз",
+    "en": "Find help near you",
+}
 
 
 def _text(answer) -> str:
