@@ -219,15 +219,18 @@ def test_an_empty_slot_cancels_without_ceremony(client, session, manager):
 
 def test_no_show_job_expires_past_bookings(app, client, session, make_slot):
     from registry.access.jobs import expire_bookings
+    from registry.access.models import SpentChallenge
 
     slot = make_slot()
     code = book(client, slot.id).json["code"]
+    assert db.session.execute(select(SpentChallenge)).scalars().all()
     clock.freeze(clock.now() + timedelta(days=3))
     try:
         outcome = expire_bookings(app)
     finally:
         clock.freeze(None)
-    assert outcome.startswith("1 no-shows")
+    assert outcome == "1 no-shows, 1 spent challenges forgotten"
+    assert not db.session.execute(select(SpentChallenge)).scalars().all()
     booking = db.session.execute(select(Booking)).scalars().one()
     assert booking.status == "no_show" and booking.client_key is None
     looked = client.post("/api/v1/public/bookings/lookup", json={"code": code})
