@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres bench lint format install clean
+.PHONY: run test test-postgres test-browser browser bench lint format install clean translations
 
 install: $(STAMP)
 
@@ -26,6 +26,20 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	REGISTRY_TEST_DATABASE_URL=$${REGISTRY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REGISTRY_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium + chromedriver and axe-core (npm, into .cache/) for the browser tests.
+browser:
+	scripts/install-browser.sh
+
+test-browser: $(STAMP) browser
+	REGISTRY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+# Re-extract the page texts, merge them into ru/kk/en and compile the committed .mo files.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o registry/site/messages.pot .
+	$(BIN)/pybabel update -i registry/site/messages.pot -d registry/site/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d registry/site/translations
+	rm registry/site/messages.pot
 
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -26,6 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from registry.cli import register_commands
     from registry.database import engine_options
     from registry.extensions import db, migrate
+    from registry.site import register_site
     from registry.web import register_web_hooks
 
     logs.configure(app)
@@ -45,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_web_hooks(app)
     configure_rate_limits(app)
     register_api(app)
+    register_site(app)
     register_error_handlers(app)
     register_commands(app)
     return app

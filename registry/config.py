@@ -30,6 +30,26 @@ class Defaults:
     # Scheduler lease length on SQLite; a scheduler that stops renewing loses it after this.
     SCHEDULER_LEASE_SECONDS = 60
     LOG_LEVEL = "INFO"
+    # Proof of work (ALTCHA): the secret number is drawn below this; the browser tries half of
+    # it on average (100 000 ≈ under a second on a phone with WebCrypto). Low in tests.
+    ALTCHA_MAX_NUMBER = 100_000
+    # Seconds a proof-of-work challenge stays valid; a spent one is remembered this long.
+    ALTCHA_EXPIRES_SECONDS = 600
+    # Active (not yet ended) bookings one client (rate-limit key, so per day) may hold at once.
+    BOOKINGS_PER_CLIENT = 3
+    # A booking not checked in this many minutes after its slot ended becomes a no-show.
+    NO_SHOW_GRACE_MINUTES = 60
+    # How often the access job marks no-shows and forgets spent challenges.
+    ACCESS_EXPIRY_SECONDS = 300
+    # Slots a weekly pattern may create in one request.
+    MAX_SLOTS_PER_PATTERN = 500
+    # flask-limiter limits of the public endpoints, per client key.
+    PUBLIC_READ_LIMIT = "120 per minute"
+    CHALLENGE_LIMIT = "20 per minute; 200 per day"
+    BOOKING_LIMIT = "5 per minute; 30 per day"
+    BOOKING_LOOKUP_LIMIT = "20 per minute; 200 per day"
+    # Languages of the public pages; the first is the fallback.
+    SITE_LANGUAGES = "ru,kk,en"
     # The region list (code, names in en/ru/kk); another country needs only another file.
     REGIONS_FILE = str(Path(__file__).parent / "data" / "regions_kz.json")
     # Start without a keyring (the CLI does, so that `init` can create one); never in service.

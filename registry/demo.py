@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from registry.access.demo import seed_access_demo
 from registry.access.models import Clinic
 from registry.audit.log import record
 from registry.auth.tokens import issue_token
@@ -61,6 +62,7 @@ def seed_demo(ttl_days: int) -> tuple[list[Clinic], list[DemoUser]]:
     ]
     db.session.add_all(clinics)
     db.session.flush()
+    seed_access_demo(clinics)
     for clinic in clinics:
         record("clinic.create", "clinic", clinic.id, actor=(None, "cli"))
     users = []

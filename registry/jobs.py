@@ -44,7 +44,12 @@ def sign_audit_checkpoint(app: Flask) -> str:
 
 def scheduled_jobs(app: Flask) -> list[Job]:
     """Return the jobs this deployment runs."""
-    return [Job("audit-checkpoint", app.config["AUDIT_CHECKPOINT_SECONDS"], sign_audit_checkpoint)]
+    from registry.access.jobs import expire_bookings
+
+    return [
+        Job("audit-checkpoint", app.config["AUDIT_CHECKPOINT_SECONDS"], sign_audit_checkpoint),
+        Job("access-expiry", app.config["ACCESS_EXPIRY_SECONDS"], expire_bookings),
+    ]
 
 
 def slot_of(moment: datetime, interval: int) -> datetime:

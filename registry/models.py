@@ -1,6 +1,6 @@
 """Import every model so that Alembic and create_all see the whole schema."""
 
-from registry.access.models import Clinic, Region
+from registry.access.models import Booking, Clinic, Region, Service, Slot, SpentChallenge
 from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserRole
 from registry.jobs_models import JobRun, SchedulerLease
@@ -10,10 +10,14 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
+    "Booking",
     "Clinic",
     "JobRun",
     "Region",
     "SchedulerLease",
+    "Service",
+    "Slot",
+    "SpentChallenge",
     "User",
     "UserRole",
 ]

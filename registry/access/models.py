@@ -1,9 +1,20 @@
-"""Regions and clinics: the directory that clinic roles are bound to."""
+"""Regions, clinics, their public services, slots and anonymous bookings."""
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from registry.extensions import db
 from registry.types import UTCDateTime, utcnow
@@ -32,3 +43,104 @@ class Clinic(db.Model):
     centre_type: Mapped[str] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Almaty")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+
+
+class TagList(TypeDecorator):
+    """A list of short codes stored as ',a,b,' so that LIKE '%,a,%' filters on any database."""
+
+    impl = String(400)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return "," + ",".join(value) + "," if value else ""
+
+    def process_result_value(self, value, dialect):
+        return [part for part in (value or "").split(",") if part]
+
+
+class Service(db.Model):
+    """A service a clinic offers to the public: what, in which languages, when and where."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # outpatient, inpatient, detox, oat, psychosocial, harm_reduction (DESIGN.md §6).
+    care_type: Mapped[str] = mapped_column(String(20), index=True)
+    medications: Mapped[list[str]] = mapped_column(TagList, default=list)
+    languages: Mapped[list[str]] = mapped_column(TagList, default=list)
+    # {"mon": ["09:00-13:00", "14:00-18:00"], …} in the clinic's local time.
+    opening_hours: Mapped[dict] = mapped_column(JSON, default=dict)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(lazy="joined")
+
+
+class Slot(db.Model):
+    """A bookable time with a capacity; `booked` counts active bookings and never exceeds it."""
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="within_capacity"),
+        CheckConstraint("capacity >= 1", name="positive_capacity"),
+        Index("ix_slots_service_id_starts_at", "service_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+
+
+class BookingStatus(StrEnum):
+    """Life of a booking."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"  # by the patient
+    CANCELLED_BY_CLINIC = "cancelled_by_clinic"  # the clinic cancelled the slot
+    CHECKED_IN = "checked_in"
+    NO_SHOW = "no_show"  # the slot ended without a check-in
+
+
+class Booking(db.Model):
+    """An anonymous booking: no identity, only a keyed hash of its code."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    key_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=BookingStatus.ACTIVE, index=True)
+    # HMAC(daily key, IP) of the booking client, kept only while the booking is active so the
+    # per-client cap can count; cleared when it ends. Never the address itself.
+    client_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    slot: Mapped[Slot] = relationship(lazy="joined")
+
+
+class SpentChallenge(db.Model):
+    """A proof-of-work challenge already used, kept until it would have expired anyway."""
+
+    __tablename__ = "spent_challenges"
+
+    # SHA-256 hex of the challenge; the primary key makes a second use fail.
+    challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -74,3 +74,15 @@ def configure_rate_limits(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", app.config["RATELIMIT_FAIL_OPEN"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
+
+
+def _configured(name: str):
+    """Return a callable reading a limit from the config, so tests and deployments can tune it."""
+    return lambda: current_app.config[name]
+
+
+def public_limit(setting: str, scope: str):
+    """Limit a public endpoint per client key; routes sharing a scope share one budget."""
+    from registry.extensions import limiter
+
+    return limiter.shared_limit(_configured(setting), scope=scope)

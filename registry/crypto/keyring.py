@@ -20,6 +20,8 @@ PURPOSES = {
     "care_card": "secret",  # keyed hashes of care-card codes
     "data": "secret",  # AES-256-GCM data-encryption keys
     "rate_limit": "secret",  # HMAC of client IPs, derived per day
+    "booking_code": "secret",  # keyed hashes of booking codes
+    "altcha": "secret",  # signs proof-of-work challenges
     "audit_signing": "ed25519",  # signs audit checkpoints
 }
 

@@ -1,0 +1,190 @@
+"""Anonymous bookings: book with a proof of work, look up, cancel and check in with a code."""
+
+import hashlib
+import hmac
+import zlib
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, text, update
+
+from registry import clock, keyring
+from registry.access.challenges import spend, verify_solution
+from registry.access.models import Booking, BookingStatus, Service, Slot
+from registry.audit.log import record
+from registry.crypto.codes import CodeFormat, InvalidCode, new_code, parse_code
+from registry.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from registry.extensions import db
+
+# 26 data characters = 130 random bits from `secrets`, e.g. B-7K3M-…-QF-4N.
+BOOKING_CODE = CodeFormat(name="booking", data_chars=26, group=4, prefix="B", tag=3)
+PURPOSE = "booking_code"
+
+
+def _compact(code: str) -> str:
+    return code.replace("-", "")[len(BOOKING_CODE.prefix) :]
+
+
+def code_hash(material: bytes, code: str) -> bytes:
+    """Return the keyed hash stored for a canonical code."""
+    return hmac.new(material, _compact(code).encode(), hashlib.sha256).digest()
+
+
+def canonical_code(text_code: str) -> str:
+    """Parse a typed code (lenient about case, dashes, look-alikes) or raise 422."""
+    try:
+        return parse_code(text_code, BOOKING_CODE)
+    except InvalidCode:
+        # The check characters are public, so saying "mistyped" reveals nothing.
+        raise ValidationFailed(
+            "the booking code is mistyped", errors={"code": ["is not a valid booking code"]}
+        ) from None
+
+
+def _end_of_utc_day(now: datetime) -> int:
+    """Return the seconds until the rate-limit key changes (it is derived per UTC day)."""
+    tomorrow = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+    return max(1, int((tomorrow - now).total_seconds()))
+
+
+def _check_client_cap(client_key: str) -> None:
+    """Refuse a client that already holds the configured number of active bookings."""
+    if db.engine.dialect.name == "postgresql":
+        # Serialise one client's bookings so that parallel requests cannot pass the cap together.
+        lock = zlib.crc32(f"booking-client:{client_key}".encode())
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+    held = db.session.execute(
+        select(func.count(Booking.id)).where(
+            Booking.client_key == client_key, Booking.status == BookingStatus.ACTIVE
+        )
+    ).scalar_one()
+    if held >= current_app.config["BOOKINGS_PER_CLIENT"]:
+        raise TooManyRequests(
+            "you hold as many active bookings as one person may; cancel one or come back later",
+            headers={"Retry-After": str(_end_of_utc_day(clock.now()))},
+        )
+
+
+def bookable_slot(slot_id: int) -> Slot:
+    """Return a slot of a published service, or raise NotFound."""
+    slot = db.session.get(Slot, slot_id)
+    if slot is None or not slot.service.published:
+        raise NotFound("no such slot")
+    return slot
+
+
+def _take_place(slot: Slot) -> None:
+    """Take one place with a conditional UPDATE: capacity holds under any concurrency."""
+    now = clock.now()
+    taken = db.session.execute(
+        update(Slot)
+        .where(
+            Slot.id == slot.id,
+            Slot.booked < Slot.capacity,
+            Slot.cancelled_at.is_(None),
+            Slot.starts_at > now,
+        )
+        .values(booked=Slot.booked + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(slot)
+    if not taken:
+        if slot.cancelled_at is not None or slot.starts_at <= now:
+            raise Conflict("the slot is no longer open for booking")
+        raise Conflict("the slot is full")
+
+
+def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[Booking, str]:
+    """Book a place; return the booking and its code, which is never stored or shown again."""
+    solved = verify_solution(solution)
+    slot = bookable_slot(slot_id)
+    _check_client_cap(client_key)
+    spend(solved)
+    _take_place(slot)
+    code = new_code(BOOKING_CODE)
+    key = keyring().primary(PURPOSE)
+    booking = Booking(
+        slot_id=slot.id,
+        code_hash=code_hash(key.material, code),
+        key_version=key.version,
+        status=BookingStatus.ACTIVE,
+        client_key=client_key,
+    )
+    db.session.add(booking)
+    db.session.flush()
+    record("booking.create", "booking", booking.id)
+    return booking, code
+
+
+def find_booking(code: str) -> Booking:
+    """Return the booking a code opens, or raise NotFound after the same work either way."""
+    canonical = canonical_code(code)
+    # Every key version, always: the work does not depend on which version (if any) matches.
+    hashes = [code_hash(key.material, canonical) for key in keyring().history(PURPOSE)]
+    booking = db.session.execute(
+        select(Booking).where(Booking.code_hash.in_(hashes))
+    ).scalar_one_or_none()
+    if booking is None:
+        raise NotFound("no booking has this code")
+    return booking
+
+
+def _end(booking: Booking, status: BookingStatus, release_place: bool) -> None:
+    """Move an active booking to a final status; refuse if it is no longer active."""
+    now = clock.now()
+    done = db.session.execute(
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == BookingStatus.ACTIVE)
+        .values(status=status, ended_at=now, client_key=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(booking)
+    if not done:
+        raise Conflict(f"the booking is {booking.status.replace('_', ' ')}")
+    if release_place:
+        db.session.execute(
+            update(Slot)
+            .where(Slot.id == booking.slot_id)
+            .values(booked=Slot.booked - 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.expire(booking.slot)
+
+
+def cancel_booking(code: str) -> Booking:
+    """Cancel a booking by its code before the slot starts; the place is freed."""
+    booking = find_booking(code)
+    if booking.status == BookingStatus.ACTIVE and booking.slot.starts_at <= clock.now():
+        raise Conflict("the slot has started; it can no longer be cancelled")
+    _end(booking, BookingStatus.CANCELLED, release_place=True)
+    record("booking.cancel", "booking", booking.id)
+    return booking
+
+
+def check_in(clinic_id: int, code: str) -> Booking:
+    """Check a booking in at its own clinic; another clinic's code is reported as not found."""
+    booking = find_booking(code)
+    if booking.slot.service.clinic_id != clinic_id:
+        raise NotFound("no booking has this code")
+    _end(booking, BookingStatus.CHECKED_IN, release_place=False)
+    record("booking.check_in", "booking", booking.id)
+    return booking
+
+
+def clinic_bookings(
+    clinic_id: int, start: datetime, end: datetime, status: str | None, service_id: int | None
+) -> list[Booking]:
+    """Return the clinic's bookings for slots starting in [start, end)."""
+    query = (
+        select(Booking)
+        .join(Slot, Booking.slot_id == Slot.id)
+        .join(Service, Slot.service_id == Service.id)
+        .where(Service.clinic_id == clinic_id, Slot.starts_at >= start, Slot.starts_at < end)
+        .order_by(Slot.starts_at, Booking.id)
+        .limit(1000)
+    )
+    if status:
+        query = query.where(Booking.status == status)
+    if service_id is not None:
+        query = query.where(Slot.service_id == service_id)
+    return list(db.session.execute(query).scalars())

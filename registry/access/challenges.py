@@ -1,0 +1,56 @@
+"""Issue proof-of-work challenges and spend solutions once (keys from the keyring)."""
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from registry import clock, keyring
+from registry.access import pow
+from registry.access.models import SpentChallenge
+from registry.errors import ValidationFailed
+from registry.extensions import db
+
+PURPOSE = "altcha"
+
+
+def issue_challenge() -> dict:
+    """Return a fresh signed challenge at the configured difficulty."""
+    expires_at = clock.now() + timedelta(seconds=current_app.config["ALTCHA_EXPIRES_SECONDS"])
+    key = keyring().primary(PURPOSE).material
+    return pow.create_challenge(key, current_app.config["ALTCHA_MAX_NUMBER"], expires_at)
+
+
+def _refuse(reason: str) -> ValidationFailed:
+    messages = {
+        "malformed": "is not a proof-of-work solution",
+        "invalid": "is not a valid solution of a challenge we issued",
+        "expired": "solves a challenge that has expired; ask for a new one",
+        "spent": "solves a challenge that was used already; ask for a new one",
+    }
+    return ValidationFailed(
+        "the proof of work is not accepted", errors={"altcha": [messages[reason]]}
+    )
+
+
+def verify_solution(payload: str) -> pow.Solved:
+    """Check a solution against every version of the key (rotation keeps it valid)."""
+    now = clock.now()
+    failure = "invalid"
+    for key in reversed(keyring().history(PURPOSE)):
+        try:
+            return pow.verify(key.material, payload, now)
+        except pow.PowError as exc:
+            failure = exc.reason
+            if failure != "invalid":
+                break
+    raise _refuse(failure)
+
+
+def spend(solved: pow.Solved) -> None:
+    """Record the challenge as used; a second use (even a concurrent one) is refused."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(SpentChallenge(challenge=solved.challenge, expires_at=solved.expires_at))
+    except IntegrityError:
+        raise _refuse("spent") from None

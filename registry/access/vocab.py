@@ -1,0 +1,15 @@
+"""Closed vocabularies of the directory: the values the public search filters on."""
+
+CARE_TYPES = ("outpatient", "inpatient", "detox", "oat", "psychosocial", "harm_reduction")
+MEDICATIONS = (
+    "methadone",
+    "buprenorphine",
+    "buprenorphine_naloxone",
+    "naltrexone",
+    "naloxone",
+    "acamprosate",
+    "disulfiram",
+)
+# ISO 639-1 codes of the languages care is offered in.
+LANGUAGES = ("kk", "ru", "en", "uz", "ky", "tg")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

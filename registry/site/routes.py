@@ -1,0 +1,232 @@
+"""Server-rendered pages; every value shown is escaped by Jinja, secrets travel in POST bodies."""
+
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from registry import clock
+from registry.access.bookings import book_slot, cancel_booking, find_booking
+from registry.access.directory import ServiceFilter, public_service, search_services
+from registry.access.models import BookingStatus, Region
+from registry.access.slots import free_slots
+from registry.api.public.routes import booking_limit, lookup_limit, read_limit
+from registry.api.public.schemas import ServiceQuerySchema
+from registry.api.ratelimit import client_key
+from registry.auth.guard import public
+from registry.errors import NotFound, RegistryError, TooManyRequests, ValidationFailed
+from registry.extensions import db
+from registry.site import labels
+from registry.site.i18n import current_language, languages
+
+site = Blueprint(
+    "site",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/site",
+)
+SLOT_DAYS = 14
+
+
+@site.app_template_global()
+def page_url(endpoint: str, **values) -> str:
+    """Build a link that keeps the page language (no cookie remembers it)."""
+    return url_for(endpoint, lang=current_language(), **values)
+
+
+def switch_url(code: str) -> str:
+    """Link to this page in another language; a POST result page links to the search."""
+    if request.method != "GET" or not request.endpoint or request.endpoint == "site.static":
+        return url_for("site.index", lang=code)
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
+
+
+@site.context_processor
+def page_context() -> dict:
+    """Give every page its language, the language switch and the labels."""
+    return {
+        "lang": current_language(),
+        "languages": languages(),
+        "labels": labels,
+        "switch_url": switch_url,
+    }
+
+
+def _regions() -> list[tuple[str, str]]:
+    lang = current_language()
+    rows = db.session.execute(select(Region).order_by(Region.code)).scalars()
+    return [(r.code, getattr(r, f"name_{lang}", r.name_en)) for r in rows]
+
+
+def _filters() -> tuple[dict, bool]:
+    """Read the search form; drop values that do not parse rather than fail the page."""
+    raw = {k: v for k, v in request.args.items() if k != "lang" and v != ""}
+    try:
+        return ServiceQuerySchema().load(raw), False
+    except ValidationError as exc:
+        bad = set(exc.messages)
+        kept = {k: v for k, v in raw.items() if k not in bad}
+        return ServiceQuerySchema().load(kept), True
+
+
+@site.route("/", methods=["GET"])
+@public
+@read_limit
+def index():
+    """Search services."""
+    query, had_errors = _filters()
+    page, per_page = query.pop("page"), query.pop("per_page")
+    results = search_services(ServiceFilter(**query), page, per_page)
+    region_names = dict(_regions())
+    args = {k: v for k, v in request.args.items() if k not in {"page", "lang"}}
+    return render_template(
+        "site/index.html",
+        query=query,
+        results=results,
+        regions=region_names,
+        had_errors=had_errors,
+        prev_url=page_url("site.index", **args, page=page - 1) if page > 1 else None,
+        next_url=(
+            page_url("site.index", **args, page=page + 1)
+            if page * per_page < results.total
+            else None
+        ),
+    )
+
+
+def _slot_days(slots, zone: ZoneInfo, lang: str) -> list[tuple[str, list]]:
+    """Group slots by local day, with local times formatted for the page language."""
+    rows = [(slot, slot.starts_at.astimezone(zone)) for slot in slots]
+    days = []
+    for day, group in groupby(rows, key=lambda row: row[1].date()):
+        entries = [
+            {"slot": slot, "time": format_time(local, "HH:mm", locale=lang)}
+            for slot, local in group
+        ]
+        days.append((format_date(day, "EEEE, d MMMM", locale=lang), entries))
+    return days
+
+
+@site.route("/services/<int:service_id>", methods=["GET"])
+@public
+@read_limit
+def service(service_id: int):
+    """Show a service and its free slots, each with a booking form."""
+    found = public_service(service_id)
+    zone = ZoneInfo(found.clinic.timezone)
+    slots = free_slots(found, SLOT_DAYS)
+    return render_template(
+        "site/service.html",
+        service=found,
+        region=getattr(found.clinic.region, f"name_{current_language()}"),
+        days=_slot_days(slots, zone, current_language()),
+        slot_days=SLOT_DAYS,
+    )
+
+
+def _form_int(name: str) -> int:
+    value = request.form.get(name, "")
+    if not value.isdigit() or len(value) > 10:
+        raise ValidationFailed(errors={name: ["must be a number"]})
+    return int(value)
+
+
+@site.route("/book", methods=["POST"])
+@public
+@booking_limit
+def book():
+    """Book with the proof of work the page's script computed; show the code this once."""
+    booking, code = book_slot(
+        _form_int("slot_id"), request.form.get("altcha", "")[:2048], client_key()
+    )
+    db.session.commit()
+    slot = booking.slot
+    return render_template("site/booked.html", code=code, slot=slot, when=_when(slot))
+
+
+def _when(slot) -> str:
+    """Describe a slot's local start for the page language."""
+    lang = current_language()
+    local = slot.starts_at.astimezone(ZoneInfo(slot.service.clinic.timezone))
+    return (
+        f"{format_date(local.date(), 'EEEE, d MMMM y', locale=lang)}, "
+        f"{format_time(local, 'HH:mm', locale=lang)}"
+    )
+
+
+@site.route("/booking", methods=["GET"])
+@public
+@read_limit
+def lookup_form():
+    """Ask for a booking code."""
+    return render_template("site/lookup.html")
+
+
+@site.route("/booking", methods=["POST"])
+@public
+@lookup_limit
+def lookup():
+    """Show the booking a code opens, with a cancel button while that is possible."""
+    booking = find_booking(request.form.get("code", "")[:80])
+    cancellable = booking.status == BookingStatus.ACTIVE and booking.slot.starts_at > clock.now()
+    return render_template(
+        "site/booking.html",
+        booking=booking,
+        code=request.form.get("code", "")[:80],
+        when=_when(booking.slot),
+        cancellable=cancellable,
+    )
+
+
+@site.route("/booking/cancel", methods=["POST"])
+@public
+@lookup_limit
+def cancel():
+    """Cancel the booking a code opens."""
+    booking = cancel_booking(request.form.get("code", "")[:80])
+    db.session.commit()
+    return render_template("site/cancelled.html", booking=booking, when=_when(booking.slot))
+
+
+def _explain(error: Exception) -> tuple[int, str]:
+    """Return the status and a plain, translated explanation of what went wrong."""
+    if isinstance(error, TooManyRequests) or getattr(error, "code", None) == 429:
+        return 429, _("Too many requests from your connection. Please wait a little and try again.")
+    if isinstance(error, ValidationFailed) and "altcha" in (error.errors or {}):
+        return 422, _("The automatic check did not work. Please go back and try again.")
+    if isinstance(error, ValidationFailed) and "code" in (error.errors or {}):
+        return 422, _("This code has a typo. Please check every character and try again.")
+    if isinstance(error, NotFound) and request.endpoint in {"site.lookup", "site.cancel"}:
+        return 404, _("No booking has this code. Please check it and try again.")
+    if isinstance(error, RegistryError) and error.status == 409:
+        return 409, _("This is no longer possible: the time may be full, cancelled or past.")
+    status = getattr(error, "status", None) or getattr(error, "code", None) or 400
+    if status == 404:
+        return 404, _("This page does not exist.")
+    if status == 413:
+        return 413, _("What you sent is too large.")
+    return status, _("Something in the request was not understood. Please try again.")
+
+
+@site.errorhandler(RegistryError)
+@site.errorhandler(HTTPException)
+def error_page(error: Exception) -> Response:
+    """Answer page errors with a page, not JSON."""
+    db.session.rollback()
+    status, message = _explain(error)
+    response = Response(
+        render_template("site/error.html", message=message, status=status), status=status
+    )
+    headers = getattr(error, "headers", None) or {}
+    if isinstance(error, HTTPException):
+        headers = dict(error.get_headers())
+    if status == 429:
+        response.headers["Retry-After"] = headers.get("Retry-After", "60")
+    return response

@@ -1,0 +1,94 @@
+"""Abuse without identity: a scripted client is slowed by limits and capped, with 429s."""
+
+from registry.access import pow
+from tests.access.conftest import seed_slots
+
+
+def _client(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _book(client, slot_id):
+    challenge = client.get("/api/v1/public/challenge")
+    if challenge.status_code != 200:
+        return challenge
+    payload = pow.solve(challenge.json)
+    return client.post("/api/v1/public/bookings", json={"slot_id": slot_id, "altcha": payload})
+
+
+def _is_429(answer):
+    assert answer.status_code == 429, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/problem+json"
+    assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_a_scripted_client_is_capped_per_key(limited_app):
+    slots = seed_slots(limited_app, 4, capacity=10)
+    bot = _client(limited_app, "203.0.113.7")
+    assert [_book(bot, slot).status_code for slot in slots[:2]] == [201, 201]
+    capped = _book(bot, slots[2])
+    _is_429(capped)
+    assert "active bookings" in capped.json["detail"]
+    # Another person is not affected by the bot's cap.
+    assert _book(_client(limited_app, "198.51.100.1"), slots[2]).status_code == 201
+
+
+def test_cancelling_frees_a_place_under_the_cap(limited_app):
+    slots = seed_slots(limited_app, 3, capacity=10)
+    person = _client(limited_app, "203.0.113.8")
+    first = _book(person, slots[0]).json["code"]
+    assert _book(person, slots[1]).status_code == 201
+    _is_429(_book(person, slots[2]))
+    assert person.post("/api/v1/public/bookings/cancel", json={"code": first}).status_code == 200
+    assert _book(person, slots[2]).status_code == 201
+
+
+def test_a_scripted_client_is_slowed_by_rate_limits(limited_app):
+    bot = _client(limited_app, "203.0.113.9")
+    answers = [bot.get("/api/v1/public/challenge") for _ in range(8)]
+    assert [a.status_code for a in answers[:6]] == [200] * 6
+    for answer in answers[6:]:
+        _is_429(answer)
+    assert _client(limited_app, "198.51.100.2").get("/api/v1/public/challenge").status_code == 200
+
+
+def test_booking_attempts_are_rate_limited_even_when_refused(limited_app):
+    bot = _client(limited_app, "203.0.113.10")
+    codes = [
+        bot.post("/api/v1/public/bookings", json={"slot_id": 1, "altcha": "x"}).status_code
+        for _ in range(6)
+    ]
+    assert codes[:4] == [422] * 4
+    assert codes[4:] == [429, 429]
+
+
+def test_rate_limit_keys_hold_no_address(limited_app):
+    from flask import request
+
+    from registry.api.ratelimit import client_key
+
+    with limited_app.test_request_context(environ_base={"REMOTE_ADDR": "203.0.113.11"}):
+        key = client_key()
+        assert request.remote_addr not in key and len(key) == 32
+
+
+def test_proxy_header_counts_only_when_proxies_are_trusted(database_url, keyring, tmp_path):
+    from registry.api.ratelimit import client_key
+    from tests.conftest import make_test_app
+
+    def prober(app):
+        @app.get("/_key_probe")
+        def probe():
+            return client_key()
+
+        client = app.test_client()
+        return lambda forwarded: client.get(
+            "/_key_probe", headers={"X-Forwarded-For": forwarded}
+        ).get_data(as_text=True)
+
+    direct = prober(make_test_app(database_url, keyring, str(tmp_path / "a")))
+    proxied = prober(make_test_app(database_url, keyring, str(tmp_path / "b"), TRUSTED_PROXIES=1))
+    assert direct("198.51.100.1") == direct("198.51.100.2")
+    assert proxied("198.51.100.1") != proxied("198.51.100.2")

@@ -1,0 +1,247 @@
+"""The public pages in a real headless Chromium: search, book, look up and cancel in every
+language, on a 360 px wide screen, keyboard first, checked by axe-core; screenshots are kept."""
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from registry.extensions import db
+from tests.access.conftest import seed_slots
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("REGISTRY_CHROMEDRIVER", "/usr/bin/chromedriver")
+AXE = Path(os.environ.get("REGISTRY_AXE", ROOT / ".cache/npm/node_modules/axe-core/axe.min.js"))
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+REQUIRED = os.environ.get("REGISTRY_REQUIRE_BROWSER") == "1"
+WIDTH, HEIGHT = 360, 800
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TEXT = {
+    "ru": {
+        "search": "Искать",
+        "book": "Записаться на",
+        "booked": "Записаны",
+        "cancelled": "Отменена вами",
+    },
+    "kk": {
+        "search": "Іздеу",
+        "book": "уақытына жазылу",
+        "booked": "Жазылдыңыз",
+        "cancelled": "Өзіңіз бас тарттыңыз",
+    },
+    "en": {
+        "search": "Search",
+        "book": "Book ",
+        "booked": "Booked",
+        "cancelled": "Cancelled by you",
+    },
+}
+
+
+def _missing() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            return f"{path} is missing; run scripts/install-browser.sh"
+    if not AXE.exists():
+        return f"{AXE} is missing; run scripts/install-browser.sh"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Start headless Chromium from Debian's package, never a downloaded build."""
+    reason = _missing()
+    if reason:
+        if REQUIRED:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="registry-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={WIDTH},{HEIGHT}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # Headless windows are at least 500 px wide; emulate the phone's viewport instead.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": True},
+    )
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(60)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture()
+def site(fresh_app):
+    """Serve the real app on a free localhost port; return its base URL and slot ids."""
+    fresh_app.config.update(ALTCHA_MAX_NUMBER=5000, BOOKINGS_PER_CLIENT=100)
+    slots = seed_slots(fresh_app, 3, capacity=3)
+    server = make_server("127.0.0.1", 0, fresh_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", fresh_app, slots
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _axe(driver) -> list[dict]:
+    """Run axe-core in the page and return its serious and critical violations."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    violations = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {resultTypes: ["violations"]})
+          .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact,
+                                                  targets: v.nodes.map(n => n.target)}))))
+          .catch(e => done([{id: "axe-error", impact: "critical", targets: [String(e)]}]));
+        """
+    )
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+def _check_page(driver, lang: str, name: str) -> None:
+    """Screenshot the page, then check language, phone width and accessibility."""
+    driver.save_screenshot(str(ARTIFACTS / f"{lang}-{name}.png"))
+    assert driver.find_element("tag name", "html").get_attribute("lang") == lang
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= WIDTH, f"{name}: page is {width}px wide on a {WIDTH}px screen"
+    serious = _axe(driver)
+    assert not serious, f"{lang} {name}: " + json.dumps(serious, ensure_ascii=False)
+
+
+def _wait_for(driver, css: str, timeout: float = 60):
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        expected_conditions.presence_of_element_located(("css selector", css))
+    )
+
+
+def _mark_page(driver) -> None:
+    """Tag the current document, so that its replacement can be recognised."""
+    driver.execute_script("window.__leaving = true;")
+
+
+def _leaves_page(driver, timeout: float = 60) -> None:
+    """Wait until the tagged document has been replaced by the next page."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def replaced(d) -> bool:
+        try:
+            return d.execute_script(
+                "return !window.__leaving && document.readyState === 'complete';"
+            )
+        except WebDriverException:  # mid-navigation
+            return False
+
+    WebDriverWait(driver, timeout).until(replaced)
+
+
+def _book_look_up_and_cancel(driver, base: str, lang: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(f"{base}/?lang={lang}")
+    # Keyboard first: the first Tab reaches the skip link, which moves focus to the content.
+    driver.find_element("tag name", "body").send_keys(Keys.TAB)
+    active = driver.switch_to.active_element
+    assert active.get_attribute("class") == "skip"
+    active.send_keys(Keys.ENTER)
+    _check_page(driver, lang, "1-search")
+
+    Select(driver.find_element("id", "care_type")).select_by_value("oat")
+    driver.find_element("id", "anonymous").click()
+    search = driver.find_element("css selector", "form.search button")
+    _mark_page(driver)
+    search.click()
+    _leaves_page(driver)
+    result = _wait_for(driver, ".results a")
+    assert "care_type=oat" in driver.current_url
+    _check_page(driver, lang, "2-results")
+    _mark_page(driver)
+    result.click()
+    _leaves_page(driver)
+
+    button = _wait_for(driver, "form.book button")
+    assert TEXT[lang]["book"] in button.text
+    _check_page(driver, lang, "3-service")
+    _mark_page(driver)
+    button.send_keys(Keys.ENTER)  # keyboard booking; the proof of work runs in the page
+    _leaves_page(driver)
+    code = _wait_for(driver, "#booking-code").text
+    assert code.startswith("B-")
+    _check_page(driver, lang, "4-booked")
+
+    _mark_page(driver)
+    driver.find_element("css selector", ".menu li:nth-child(2) a").click()
+    _leaves_page(driver)
+    field = _wait_for(driver, "#code")
+    _check_page(driver, lang, "5-lookup")
+    field.send_keys(code.lower().replace("-", ""))  # sloppy typing is accepted
+    _mark_page(driver)
+    field.send_keys(Keys.ENTER)
+    _leaves_page(driver)
+    status = _wait_for(driver, "#booking-status")
+    assert status.text == TEXT[lang]["booked"]
+    _check_page(driver, lang, "6-booking")
+
+    cancel = driver.find_element("css selector", "form.cancel button")
+    _mark_page(driver)
+    cancel.click()
+    _leaves_page(driver)
+    _wait_for(driver, "#booking-status")
+    assert driver.find_element("id", "booking-status").text == TEXT[lang]["cancelled"]
+    _check_page(driver, lang, "7-cancelled")
+
+
+def test_search_book_look_up_and_cancel_in_every_language(browser, site):
+    from registry.access.models import Booking
+
+    base, app, _ = site
+    for lang in ("ru", "kk", "en"):
+        _book_look_up_and_cancel(browser, base, lang)
+    with app.app_context():
+        statuses = [b.status for b in db.session.query(Booking).all()]
+    assert statuses == ["cancelled"] * 3
+
+
+def test_error_pages_are_accessible(browser, site):
+    base, _, _ = site
+    browser.get(f"{base}/services/999999?lang=kk")
+    _check_page(browser, "kk", "8-not-found")
