@@ -69,7 +69,8 @@ def _begin_sqlite(connection) -> None:
     # A deferred transaction that reads, then writes after another writer committed, fails
     # at once with SQLITE_BUSY (busy_timeout cannot help); IMMEDIATE waits for the lock
     # instead. Read-only requests skip the lock, so readers never queue behind writers.
-    connection.exec_driver_sql("BEGIN" if _in_read_only_request() else "BEGIN IMMEDIATE")
+    statement = "BEGIN" if _in_read_only_request() else "BEGIN IMMEDIATE"
+    connection.connection.driver_connection.execute(statement)  # skips SQLAlchemy's overhead
 
 
 @event.listens_for(Session, "before_flush")

@@ -46,18 +46,6 @@ def failed_authentication_retry_after() -> int | None:
     return max(1, int(reset_at - time.time()) + 1)
 
 
-def rate_limit(limit: str, **options):
-    """Apply a flask-limiter limit to a view (and mark it, so unlimited views skip the check)."""
-    from registry.extensions import limiter
-
-    def decorator(view):
-        limited = limiter.limit(limit, **options)(view)
-        limited.rate_limited = True
-        return limited
-
-    return decorator
-
-
 def has_no_limits() -> bool:
     """Tell flask-limiter to skip views that declare no limit (most of the API)."""
     view = current_app.view_functions.get(request.endpoint or "")
@@ -85,4 +73,11 @@ def public_limit(setting: str, scope: str):
     """Limit a public endpoint per client key; routes sharing a scope share one budget."""
     from registry.extensions import limiter
 
-    return limiter.shared_limit(_configured(setting), scope=scope)
+    shared = limiter.shared_limit(_configured(setting), scope=scope)
+
+    def decorator(view):
+        limited = shared(view)
+        limited.rate_limited = True  # see has_no_limits: only marked views are checked
+        return limited
+
+    return decorator
