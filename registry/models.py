@@ -4,15 +4,35 @@ from registry.access.models import Clinic, Region
 from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserRole
 from registry.jobs_models import JobRun, SchedulerLease
+from registry.patients.models import (
+    CareCard,
+    Escrow,
+    LinkageToken,
+    OstEnrolment,
+    Person,
+    PersonMerge,
+    Pseudonym,
+    ReidentificationApproval,
+    ReidentificationRequest,
+)
 
 __all__ = [
     "ApiToken",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
+    "CareCard",
     "Clinic",
+    "Escrow",
     "JobRun",
+    "LinkageToken",
+    "OstEnrolment",
+    "Person",
+    "PersonMerge",
+    "Pseudonym",
     "Region",
+    "ReidentificationApproval",
+    "ReidentificationRequest",
     "SchedulerLease",
     "User",
     "UserRole",
