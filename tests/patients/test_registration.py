@@ -41,7 +41,8 @@ def test_same_iin_twice_at_one_clinic_keeps_the_pseudonym(clinician, register):
 
 def test_care_card_resolves_at_another_clinic_to_the_same_person(client, clinician, register):
     first_clinic, other = clinician(), clinician()
-    card = register(first_clinic).json["care_card"]
+    registered = register(first_clinic).json
+    card = registered["care_card"]
     typed = card.replace("-", "").lower().replace("1", "l").replace("0", "o")
     answer = client.post("/api/v1/patients/resolve", headers=other, json={"care_card": typed})
     assert answer.status_code == 200
