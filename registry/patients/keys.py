@@ -23,6 +23,9 @@ KIND_DOMAINS = {
 
 def key_history(purpose: str) -> dict[int, bytes]:
     """Return {version: material} of every key version of a purpose."""
+    from registry.patients.rotation import refresh_keyring
+
+    refresh_keyring()
     return {key.version: key.material for key in keyring().history(purpose)}
 
 

@@ -136,7 +136,12 @@ def approve(request_id: int, custodian_id: int) -> ReidentificationRequest:
     return row
 
 
-def reveal(request_id: int, custodian_id: int, private_key: bytes) -> dict:
+def reveal(
+    request_id: int,
+    custodian_id: int,
+    private_key: bytes,
+    actor: tuple[int | None, str | None] | None = None,
+) -> dict:
     """Open the escrow once with a private key given for this call only; never store it."""
     row = _locked_request(request_id, "reveal")
     _check_open(row, custodian_id, "reveal")
@@ -159,5 +164,5 @@ def reveal(request_id: int, custodian_id: int, private_key: bytes) -> dict:
     row.revealed_at = clock.now()
     row.revealed_by = custodian_id
     db.session.flush()
-    record("reidentification.reveal", "reidentification", row.id)
+    record("reidentification.reveal", "reidentification", row.id, actor=actor)
     return json.loads(plaintext)

@@ -148,3 +148,13 @@ def erase(query, pseudonym: str):
     """Erase a person named by a clinic's pseudonym (?clinic_id=): every link is removed."""
     erase_person(query["clinic_id"], pseudonym)
     db.session.commit()
+
+
+@blp.record_once
+def _check_escrow_setting(state) -> None:
+    """Refuse to start with an escrow public key setting that is not a custodian key."""
+    from registry.patients.escrow import decode_public_key
+
+    setting = state.app.config.get("ESCROW_PUBLIC_KEY")
+    if setting:
+        decode_public_key(setting)
