@@ -70,10 +70,11 @@ def keys_rotate(purpose: str, batch: int | None, grace_seconds: float) -> None:
 @keys_group.command("rekey")
 @click.argument("purpose", type=click.Choice(["linkage", "care_card", "data"]))
 @click.option("--batch", type=click.IntRange(1, 100_000), help="Rows per transaction.")
+@click.option("--no-prune", is_flag=True, help="Keep superseded old-version rows for now.")
 @with_appcontext
-def keys_rekey(purpose: str, batch: int | None) -> None:
+def keys_rekey(purpose: str, batch: int | None, no_prune: bool) -> None:
     """Re-key rows still under older versions (idempotent: finishes an interrupted rotation)."""
-    _rekey_all(purpose, batch)
+    _rekey_all(purpose, batch, prune=not no_prune)
 
 
 @keys_group.command("status")
@@ -88,14 +89,16 @@ def keys_status(purpose: str) -> None:
         click.echo(f"{purpose}:v{version}\t{count}")
 
 
-def _rekey_all(purpose: str, batch: int | None) -> None:
+def _rekey_all(purpose: str, batch: int | None, prune: bool = True) -> None:
     from registry.audit.log import record
-    from registry.patients.rotation import rekey_batch, remaining
+    from registry.patients.rotation import prune_batch, rekey_batch, remaining
 
     size = batch or current_app.config["REKEY_BATCH_SIZE"]
     total = 0
     while done := rekey_batch(purpose, size):
         total += done
+    while prune and prune_batch(purpose, size):
+        pass
     record("keys.rekey", "key", purpose, actor=(None, "cli"))
     db.session.commit()
     left = remaining(purpose)

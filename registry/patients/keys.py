@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from registry import keyring
 from registry.crypto import aead
@@ -109,38 +110,80 @@ def new_person_key() -> str:
 
 
 # -- re-keying after a rotation ---------------------------------------------------------------
+#
+# Re-keying copies each old-version row to the newest version and marks the old row
+# superseded; a later prune deletes superseded rows.  Until then lookups match either
+# version, so a worker that has not yet seen the new key still finds every person.
 
 
 def rekey_linkage_batch(limit: int) -> int:
-    """Re-key up to `limit` linkage tokens older than the primary version; return how many."""
+    """Copy up to `limit` linkage tokens older than the primary version to it."""
     return _rekey_batch(LinkageToken, key_history("linkage"), limit)
 
 
 def rekey_care_card_batch(limit: int) -> int:
-    """Re-key up to `limit` care-card hashes older than the primary version."""
+    """Copy up to `limit` care-card hashes older than the primary version to it."""
     return _rekey_batch(CareCard, key_history("care_card"), limit)
 
 
 def _rekey_batch(model, history: dict[int, bytes], limit: int) -> int:
-    """Bring old-version digests up to the newest version: HMAC(new key, old digest)."""
+    """Add HMAC(new key, old digest) beside each old row and mark the old row superseded."""
     newest = max(history)
     rows = db.session.execute(
-        select(model.id, model.key_version, model.digest)
-        .where(model.key_version < newest)
+        select(model)
+        .where(model.key_version < newest, model.superseded.is_(False))
         .order_by(model.id)
         .limit(limit)
-    ).all()
-    for row_id, version, digest in rows:
-        for step in sorted(v for v in history if v > version):
+    ).scalars()
+    done = 0
+    for row in rows:
+        digest = row.digest
+        for step in sorted(v for v in history if v > row.key_version):
             digest = rekey(digest, history[step])
-        # Guarded by the old version so that a concurrent re-keyer cannot apply a key twice.
-        db.session.execute(
-            update(model)
-            .where(model.id == row_id, model.key_version == version)
-            .values(key_version=newest, digest=digest)
-        )
+        extra = {"kind": row.kind} if model is LinkageToken else {}
+        copy = model(person_id=row.person_id, key_version=newest, digest=digest, **extra)
+        try:
+            with db.session.begin_nested():
+                db.session.add(copy)
+        except IntegrityError:
+            _adopt_duplicate(model, row, newest, digest)
+        row.superseded = True
+        done += 1
     db.session.flush()
-    return len(rows)
+    return done
+
+
+def _adopt_duplicate(model, row, newest: int, digest: bytes) -> None:
+    """The new form exists already: same person (a concurrent re-keyer) or a duplicate.
+
+    A duplicate arises only when a worker still on the old key registered someone known
+    under the new key; it is merged into the holder, reversibly, and audited.
+    """
+    from registry.audit.log import record
+    from registry.patients.services import canonical
+
+    clause = [model.key_version == newest, model.digest == digest]
+    if model is LinkageToken:
+        clause.append(LinkageToken.kind == row.kind)
+    holder = db.session.execute(select(model).where(*clause)).scalar_one()
+    keep = canonical(db.session.get(Person, holder.person_id))
+    gone = canonical(db.session.get(Person, row.person_id))
+    if keep.id != gone.id:
+        gone.merged_into_id = keep.id
+        record("patient.merge_duplicate", "key", f"{model.__tablename__}:v{newest}")
+
+
+def prune_superseded(purpose: str, limit: int) -> int:
+    """Delete up to `limit` superseded rows of a purpose; return how many."""
+    model = {"linkage": LinkageToken, "care_card": CareCard}[purpose]
+    ids = list(
+        db.session.execute(
+            select(model.id).where(model.superseded.is_(True)).order_by(model.id).limit(limit)
+        ).scalars()
+    )
+    if ids:
+        db.session.execute(delete(model).where(model.id.in_(ids)))
+    return len(ids)
 
 
 def rewrap_person_keys_batch(limit: int) -> int:

@@ -53,6 +53,8 @@ class LinkageToken(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     key_version: Mapped[int] = mapped_column(Integer)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # True once a copy under a newer key version exists; the prune step then deletes it.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Escrow(db.Model):
@@ -90,6 +92,7 @@ class CareCard(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     key_version: Mapped[int] = mapped_column(Integer)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from registry.audit.log import record
 from registry.crypto.keyring import Key, load_keyring
@@ -73,58 +72,18 @@ def rotate_keyring(purpose: str) -> Key:
 
 def rekey_batch(purpose: str, limit: int) -> int:
     """Re-key one batch of rows older than the primary version and commit it."""
-    try:
-        done = keys.REKEYERS[purpose](limit)
-        db.session.commit()
-        return done
-    except IntegrityError:
-        db.session.rollback()
-        done = _rekey_one_by_one(purpose, limit)
-        db.session.commit()
-        return done
-
-
-def _rekey_one_by_one(purpose: str, limit: int) -> int:
-    """Re-key row by row; an old token whose new form exists already is a duplicate person.
-
-    That can happen only when a worker still on the old key registered someone during the
-    rotation: the duplicate is merged into the existing person and its stale token dropped.
-    """
-    done = 0
-    for _ in range(limit):
-        try:
-            with db.session.begin_nested():
-                moved = keys.REKEYERS[purpose](1)
-        except IntegrityError:
-            _merge_stale_duplicate(purpose)
-            moved = 1
-        if not moved:
-            break
-        done += moved
+    done = keys.REKEYERS[purpose](limit)
+    db.session.commit()
     return done
 
 
-def _merge_stale_duplicate(purpose: str) -> None:
-    """Merge the person of the oldest stale token into the holder of its re-keyed form."""
-    model, _ = _STORED[purpose]
-    history = keys.key_history(purpose)
-    newest = max(history)
-    stale = db.session.execute(
-        select(model).where(model.key_version < newest).order_by(model.id).limit(1)
-    ).scalar_one()
-    digest = stale.digest
-    for step in sorted(v for v in history if v > stale.key_version):
-        digest = keys.rekey(digest, history[step])
-    clause = [model.key_version == newest, model.digest == digest]
-    if model is LinkageToken:
-        clause.append(LinkageToken.kind == stale.kind)
-    holder = db.session.execute(select(model).where(*clause)).scalar_one()
-    duplicate = db.session.get(Person, stale.person_id)
-    if duplicate.id != holder.person_id and duplicate.merged_into_id is None:
-        duplicate.merged_into_id = holder.person_id
-    db.session.delete(stale)
-    db.session.flush()
-    record("keys.rekey_duplicate_merged", "key", f"{purpose}:v{newest}")
+def prune_batch(purpose: str, limit: int) -> int:
+    """Delete one batch of superseded rows and commit; data keys are re-wrapped in place."""
+    if purpose == "data":
+        return 0
+    done = keys.prune_superseded(purpose, limit)
+    db.session.commit()
+    return done
 
 
 def remaining(purpose: str) -> dict[int, int]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0003_patients
 Revises: 0001
-Create Date: 2026-11-25 20:06:45.846512
+Create Date: 2026-11-25 20:12:02.998728
 
 """
 from alembic import op
@@ -42,6 +42,7 @@ def upgrade():
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('key_version', sa.Integer(), nullable=False),
     sa.Column('digest', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('superseded', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_care_cards_person_id_persons')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_care_cards')),
@@ -66,6 +67,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('key_version', sa.Integer(), nullable=False),
     sa.Column('digest', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('superseded', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_linkage_tokens_person_id_persons')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_linkage_tokens')),
     sa.UniqueConstraint('kind', 'key_version', 'digest', name='uq_linkage_token')
