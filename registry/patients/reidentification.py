@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import timedelta
 
@@ -136,10 +138,18 @@ def approve(request_id: int, custodian_id: int) -> ReidentificationRequest:
     return row
 
 
+def decode_private_key(text: str) -> bytes:
+    """Return private key bytes from base64 text, or raise ValueError (never echoing it)."""
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64") from None
+
+
 def reveal(
     request_id: int,
     custodian_id: int,
-    private_key: bytes,
+    private_key: bytes | str,
     actor: tuple[int | None, str | None] | None = None,
 ) -> dict:
     """Open the escrow once with a private key given for this call only; never store it."""
@@ -155,6 +165,8 @@ def reveal(
         raise Conflict("the identity has been erased", audit=_note("reveal", row.id))
     person = db.session.get(Person, row.person_id)
     try:
+        if isinstance(private_key, str):
+            private_key = decode_private_key(private_key)
         plaintext = hpke_escrow.open_(private_key, blob.blob, escrow_aad(person))
     except (DecryptionError, ValueError):
         raise ValidationFailed(

@@ -189,6 +189,8 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
         person, missing = _find_by_identity(candidates)
         if person is not None:
             _add_tokens(person, candidates, missing)
+            if _escrow_missing(person):
+                _seal_late(person, identity)
             facts = facts_for(canonical(person), clinic_id, existing=True)
             record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
             return facts
@@ -262,6 +264,19 @@ def _add_tokens(person: Person, candidates: dict, kinds: list[str]) -> None:
         pass
 
 
+def _seal_late(person: Person, identity: Identity) -> None:
+    """Escrow a person first seen before escrow was switched on; a concurrent one may win."""
+    try:
+        with db.session.begin_nested():
+            _seal(person, identity)
+    except IntegrityError:
+        pass
+
+
+def _escrow_missing(person: Person) -> bool:
+    return not db.session.execute(select(exists().where(Escrow.person_id == person.id))).scalar()
+
+
 def _seal(person: Person, identity: Identity) -> None:
     blob = seal_identity(person, identity.escrow_plaintext)
     if blob is not None:
@@ -281,6 +296,18 @@ def resolve_care_card(clinic_id: int, code: str) -> PatientFacts:
     facts = facts_for(canonical(db.session.get(Person, card.person_id)), clinic_id, True)
     record("patient.resolve", "pseudonym", facts.pseudonym)
     return facts
+
+
+def person_for_clinic_pseudonym(clinic_id: int, pseudonym: str, action: str) -> Person:
+    """Return the surviving person behind one of a clinic's pseudonyms, or an audited 404.
+
+    Another clinic's pseudonym and a non-existent one take the same query and the same answer.
+    """
+    value = parse_pseudonym(pseudonym)
+    person = person_for_pseudonym(clinic_domain(clinic_id), value)
+    if person is None:
+        raise NotFound("no such patient", audit=AuditNote(action, "pseudonym"))
+    return canonical(person)
 
 
 def patient_view(clinic_id: int, pseudonym: str) -> PatientFacts:

@@ -1,6 +1,7 @@
 """Anonymous and linked registration, care cards and this clinic's view."""
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -190,3 +191,29 @@ def test_registration_is_audited_with_the_pseudonym_only(app, session, clinician
         .first()
     )
     assert entry.object_id == pseudonym
+
+
+def test_404s_for_other_clinic_and_unknown_do_the_same_work(app, client, clinician, register):
+    from sqlalchemy import event
+
+    from registry.crypto.codes import new_code
+    from registry.extensions import db
+
+    owner, other = clinician(), clinician()
+    theirs = register(owner).json["pseudonym"]
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(re.sub(r"sa_savepoint_\d+", "sp", statement))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get(f"/api/v1/patients/{theirs}", headers=other)
+        to_theirs = list(statements)
+        statements.clear()
+        client.get(f"/api/v1/patients/{new_code(PSEUDONYM)}", headers=other)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert to_theirs == statements

@@ -235,3 +235,24 @@ def test_offline_reveal_with_the_cli(app, session, custodians, approved, escrow_
     again = runner.invoke(args=[*args, str(key_file)])
     assert again.exit_code != 0
     assert _last(session, "reidentification.reveal").outcome == "refused:409"
+
+
+def test_malformed_private_key_is_refused_and_audited(client, session, custodians, approved):
+    answer = _reveal(client, custodians[3], approved, "not base64 at all!")
+    assert answer.status_code == 422 and list(answer.json["errors"]) == ["private_key"]
+    assert "not base64 at all" not in answer.get_data(as_text=True)
+    _assert_refused(session, "reveal", approved, 422)
+
+
+def test_escrow_is_added_when_a_known_person_comes_back(
+    app, client, session, clinician, register, monkeypatch, custodian_keys, custodians
+):
+    iin = new_iin()
+    pseudonym = register(clinician(), {"iin": iin}).json["pseudonym"]  # escrow off
+    assert _request(client, custodians[0], pseudonym).status_code == 409
+    monkeypatch.setitem(app.config, "ESCROW_PUBLIC_KEY", custodian_keys[1])
+    register(clinician(), {"iin": iin})
+    request_id = _request(client, custodians[0], pseudonym).json["id"]
+    _approve(client, custodians[1], request_id)
+    _approve(client, custodians[2], request_id)
+    assert _reveal(client, custodians[1], request_id, custodian_keys[0]).json == {"iin": iin}
