@@ -91,14 +91,12 @@ def keys_status(purpose: str) -> None:
 
 def _rekey_all(purpose: str, batch: int | None, prune: bool = True) -> None:
     from registry.audit.log import record
-    from registry.patients.rotation import prune_batch, rekey_batch, remaining
+    from registry.patients.rotation import prune_all, rekey_all, remaining
 
     size = batch or current_app.config["REKEY_BATCH_SIZE"]
-    total = 0
-    while done := rekey_batch(purpose, size):
-        total += done
-    while prune and prune_batch(purpose, size):
-        pass
+    total = rekey_all(purpose, size)
+    if prune:
+        prune_all(purpose, size)
     record("keys.rekey", "key", purpose, actor=(None, "cli"))
     db.session.commit()
     left = remaining(purpose)

@@ -116,27 +116,32 @@ def new_person_key() -> str:
 # version, so a worker that has not yet seen the new key still finds every person.
 
 
-def rekey_linkage_batch(limit: int) -> int:
+# A batch is (rows done, last id seen): callers page on by id so each row is read once.
+Batch = tuple[int, int]
+
+
+def rekey_linkage_batch(limit: int, after_id: int = 0) -> Batch:
     """Copy up to `limit` linkage tokens older than the primary version to it."""
-    return _rekey_batch(LinkageToken, key_history("linkage"), limit)
+    return _rekey_batch(LinkageToken, key_history("linkage"), limit, after_id)
 
 
-def rekey_care_card_batch(limit: int) -> int:
+def rekey_care_card_batch(limit: int, after_id: int = 0) -> Batch:
     """Copy up to `limit` care-card hashes older than the primary version to it."""
-    return _rekey_batch(CareCard, key_history("care_card"), limit)
+    return _rekey_batch(CareCard, key_history("care_card"), limit, after_id)
 
 
-def _rekey_batch(model, history: dict[int, bytes], limit: int) -> int:
+def _rekey_batch(model, history: dict[int, bytes], limit: int, after_id: int) -> Batch:
     """Add HMAC(new key, old digest) beside each old row and mark the old row superseded."""
     newest = max(history)
     rows = db.session.execute(
         select(model)
-        .where(model.key_version < newest, model.superseded.is_(False))
+        .where(model.id > after_id, model.key_version < newest, model.superseded.is_(False))
         .order_by(model.id)
         .limit(limit)
     ).scalars()
-    done = 0
+    done, last = 0, after_id
     for row in rows:
+        last = row.id
         digest = row.digest
         for step in sorted(v for v in history if v > row.key_version):
             digest = rekey(digest, history[step])
@@ -150,7 +155,7 @@ def _rekey_batch(model, history: dict[int, bytes], limit: int) -> int:
         row.superseded = True
         done += 1
     db.session.flush()
-    return done
+    return done, last
 
 
 def _adopt_duplicate(model, row, newest: int, digest: bytes) -> None:
@@ -173,38 +178,45 @@ def _adopt_duplicate(model, row, newest: int, digest: bytes) -> None:
         record("patient.merge_duplicate", "key", f"{model.__tablename__}:v{newest}")
 
 
-def prune_superseded(purpose: str, limit: int) -> int:
-    """Delete up to `limit` superseded rows of a purpose; return how many."""
+def prune_superseded(purpose: str, limit: int, after_id: int = 0) -> Batch:
+    """Delete up to `limit` superseded rows of a purpose."""
     model = {"linkage": LinkageToken, "care_card": CareCard}[purpose]
     ids = list(
         db.session.execute(
-            select(model.id).where(model.superseded.is_(True)).order_by(model.id).limit(limit)
+            select(model.id)
+            .where(model.id > after_id, model.superseded.is_(True))
+            .order_by(model.id)
+            .limit(limit)
         ).scalars()
     )
     if ids:
         db.session.execute(delete(model).where(model.id.in_(ids)))
-    return len(ids)
+    return len(ids), (ids[-1] if ids else after_id)
 
 
-def rewrap_person_keys_batch(limit: int) -> int:
+def rewrap_person_keys_batch(limit: int, after_id: int = 0) -> Batch:
     """Re-wrap up to `limit` person data keys under the primary 'data' key version."""
     history = key_history("data")
     newest = max(history)
     persons = db.session.execute(
-        select(Person).where(Person.wrapped_key_version < newest).order_by(Person.id).limit(limit)
+        select(Person)
+        .where(Person.id > after_id, Person.wrapped_key_version < newest)
+        .order_by(Person.id)
+        .limit(limit)
     ).scalars()
-    done = 0
+    done, last = 0, after_id
     for person in persons:
+        last = person.id
         person.wrapped_key = aead.reencrypt(
             history, newest, person.wrapped_key, _person_aad(person)
         )
         person.wrapped_key_version = newest
         done += 1
     db.session.flush()
-    return done
+    return done, last
 
 
-REKEYERS: dict[str, Callable[[int], int]] = {
+REKEYERS: dict[str, Callable[[int, int], Batch]] = {
     "linkage": rekey_linkage_batch,
     "care_card": rekey_care_card_batch,
     "data": rewrap_person_keys_batch,

@@ -70,20 +70,37 @@ def rotate_keyring(purpose: str) -> Key:
     return key
 
 
-def rekey_batch(purpose: str, limit: int) -> int:
+def rekey_batch(purpose: str, limit: int, after_id: int = 0) -> keys.Batch:
     """Re-key one batch of rows older than the primary version and commit it."""
-    done = keys.REKEYERS[purpose](limit)
+    batch = keys.REKEYERS[purpose](limit, after_id)
     db.session.commit()
-    return done
+    return batch
 
 
-def prune_batch(purpose: str, limit: int) -> int:
-    """Delete one batch of superseded rows and commit; data keys are re-wrapped in place."""
+def rekey_all(purpose: str, limit: int) -> int:
+    """Re-key every row older than the primary version, one committed batch at a time.
+
+    Resumable and idempotent: a row already re-keyed is marked (or re-wrapped) and skipped.
+    """
+    total = after = 0
+    while True:
+        done, after = rekey_batch(purpose, limit, after)
+        if not done:
+            return total
+        total += done
+
+
+def prune_all(purpose: str, limit: int) -> int:
+    """Delete every superseded row of a purpose in committed batches (data keys: nothing)."""
     if purpose == "data":
         return 0
-    done = keys.prune_superseded(purpose, limit)
-    db.session.commit()
-    return done
+    total = after = 0
+    while True:
+        done, after = keys.prune_superseded(purpose, limit, after)
+        db.session.commit()
+        if not done:
+            return total
+        total += done
 
 
 def remaining(purpose: str) -> dict[int, int]:

@@ -8,7 +8,7 @@ from sqlalchemy import distinct, func, select
 from registry.extensions import db
 from registry.patients import keys
 from registry.patients.models import CareCard, LinkageToken, Person
-from registry.patients.rotation import prune_batch, rekey_batch, remaining, rotate_keyring
+from registry.patients.rotation import prune_all, rekey_all, remaining, rotate_keyring
 from tests.patients.conftest import new_iin, seed_clinicians
 
 
@@ -58,8 +58,7 @@ def test_concurrent_registrations_at_one_clinic_share_one_pseudonym(own_app):
 
 def _rekey_everything(app):
     for purpose in ("linkage", "care_card", "data"):
-        while rekey_batch(purpose, 7):
-            pass
+        rekey_all(purpose, 7)
 
 
 def test_rotation_in_the_middle_of_a_stream_of_registrations(own_app):
@@ -94,8 +93,7 @@ def test_rotation_in_the_middle_of_a_stream_of_registrations(own_app):
     with own_app.app_context():
         _rekey_everything(own_app)
         for purpose in ("linkage", "care_card"):
-            while prune_batch(purpose, 7):
-                pass
+            prune_all(purpose, 7)
         assert remaining("linkage") == {2: remaining("linkage")[2]}
         assert set(remaining("care_card")) == {2}
         assert set(remaining("data")) == {2}
@@ -141,8 +139,7 @@ def test_a_stale_duplicate_is_merged_when_re_keyed(own_app):
         ring = own_app.extensions["keyring"]
         rotate_keyring("linkage")
         _rekey_everything(own_app)
-        while prune_batch("linkage", 10):
-            pass
+        prune_all("linkage", 10)
         # Simulate the stale worker: store the version-1 token of the same IIN for a new person.
         old = {1: ring.version("linkage", 1).material}
         from registry.crypto.linkage import iin_token
