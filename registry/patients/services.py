@@ -311,12 +311,9 @@ def person_for_clinic_pseudonym(clinic_id: int, pseudonym: str, action: str) -> 
 
 
 def patient_view(clinic_id: int, pseudonym: str) -> PatientFacts:
-    """Return this clinic's view of one of its pseudonyms; others are simply not found."""
+    """Return this clinic's view of one of its patients; others are simply not found."""
+    root = person_for_clinic_pseudonym(clinic_id, pseudonym, "patient.read")
     value = parse_pseudonym(pseudonym)
-    person = person_for_pseudonym(clinic_domain(clinic_id), value)
-    if person is None:
-        raise NotFound("no such patient", audit=AuditNote("patient.read", "pseudonym"))
-    root = canonical(person)
     ids = group_ids(root)
     record("patient.read", "pseudonym", value)
     return PatientFacts(
@@ -324,7 +321,7 @@ def patient_view(clinic_id: int, pseudonym: str) -> PatientFacts:
         existing=True,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
-        created_at=person.created_at,
+        created_at=root.created_at,
     )
 
 

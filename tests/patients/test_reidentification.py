@@ -256,3 +256,11 @@ def test_escrow_is_added_when_a_known_person_comes_back(
     _approve(client, custodians[1], request_id)
     _approve(client, custodians[2], request_id)
     assert _reveal(client, custodians[1], request_id, custodian_keys[0]).json == {"iin": iin}
+
+
+def test_wrong_role_is_refused_and_audited(client, session, make_user, approved, escrow_on):
+    admin = bearer(make_user("admin")[1])
+    assert _reveal(client, admin, approved, escrow_on).status_code == 403
+    _assert_refused(session, "reveal", approved, 403)
+    assert _approve(client, admin, approved).status_code == 403
+    _assert_refused(session, "approve", approved, 403)

@@ -1,5 +1,7 @@
 """Governed re-identification: request, two approvals, one reveal (key custodians only)."""
 
+from functools import wraps
+
 from flask import g
 
 from registry.api.blueprint import ApiBlueprint
@@ -10,7 +12,7 @@ from registry.api.reidentifications.schemas import (
     RevealSchema,
 )
 from registry.auth.models import Role
-from registry.errors import NotFound
+from registry.errors import AuditNote, Forbidden, NotFound
 from registry.extensions import db
 from registry.patients import reidentification as service
 from registry.patients.models import ReidentificationRequest
@@ -21,6 +23,24 @@ blp = ApiBlueprint(
     url_prefix="/api/v1/reidentifications",
     description="Governed re-identification",
 )
+
+
+def audit_refused_roles(action: str):
+    """Audit a caller whose role may not take part in re-identification (403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def audited(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except Forbidden as exc:
+                if exc.audit is None:
+                    exc.audit = AuditNote(action, "reidentification", kwargs.get("request_id"))
+                raise
+
+        return audited
+
+    return decorator
 
 
 def _state(row: ReidentificationRequest) -> dict:
@@ -37,6 +57,7 @@ def _state(row: ReidentificationRequest) -> dict:
 
 
 @blp.route("", methods=["POST"])
+@audit_refused_roles("reidentification.request")
 @blp.auth(Role.KEY_CUSTODIAN)
 @blp.arguments(RequestSchema)
 @blp.response(201, RequestStateSchema)
@@ -52,6 +73,7 @@ def create(data):
 
 
 @blp.route("/<int:request_id>", methods=["GET"])
+@audit_refused_roles("reidentification.read")
 @blp.auth(Role.KEY_CUSTODIAN)
 @blp.response(200, RequestStateSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -64,6 +86,7 @@ def read(request_id: int):
 
 
 @blp.route("/<int:request_id>/approve", methods=["POST"])
+@audit_refused_roles("reidentification.approve")
 @blp.auth(Role.KEY_CUSTODIAN)
 @blp.response(200, RequestStateSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -76,6 +99,7 @@ def approve(request_id: int):
 
 
 @blp.route("/<int:request_id>/reveal", methods=["POST"])
+@audit_refused_roles("reidentification.reveal")
 @blp.auth(Role.KEY_CUSTODIAN)
 @blp.arguments(RevealSchema)
 @blp.response(200, RevealedIdentitySchema)
