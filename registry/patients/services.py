@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,12 +46,29 @@ class PatientFacts:
     ost_active_elsewhere: bool
     treated_before: bool
     care_card: str | None = None
-    created_at: object = None
+    created_at: datetime | None = None
 
 
 def clinic_domain(clinic_id: int) -> str:
     """Return the pseudonym domain of a clinic."""
     return f"clinic:{int(clinic_id)}"
+
+
+_RESEARCH_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def research_domain(name: str) -> str:
+    """Return the pseudonym domain of a research export, e.g. 'research:tdi-2026'."""
+    if not _RESEARCH_NAME.match(name):
+        raise ValidationFailed(errors={"research": ["lowercase letters, digits, - and _ only"]})
+    return f"research:{name}"
+
+
+def research_pseudonym(person_id: int, name: str) -> str:
+    """Return the person's stable pseudonym in a research export's own domain."""
+    domain = research_domain(name)
+    root = canonical(db.session.get(Person, person_id))
+    return pseudonym_for(root, domain)
 
 
 def parse_pseudonym(text: str, field: str = "pseudonym") -> str:

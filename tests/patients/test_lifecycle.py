@@ -155,3 +155,18 @@ def test_merge_needs_this_clinics_pseudonyms(client, clinician, register):
         "/api/v1/patients/merges", headers=headers, json={"survivor": mine, "merged": theirs}
     )
     assert answer.status_code == 404
+
+
+def test_research_domain_has_its_own_stable_pseudonyms(session, clinician, register):
+    import pytest
+
+    from registry.errors import ValidationFailed
+
+    pseudonym = register(clinician(), {"iin": new_iin()}).json["pseudonym"]
+    person_id = _person(session, pseudonym).id
+    research = services.research_pseudonym(person_id, "tdi-2026")
+    assert research != pseudonym
+    assert services.research_pseudonym(person_id, "tdi-2026") == research
+    assert services.research_pseudonym(person_id, "other-study") != research
+    with pytest.raises(ValidationFailed):
+        services.research_domain("Bad Name")
