@@ -41,10 +41,8 @@ def refresh_keyring() -> None:
         stamp = os.stat(path).st_mtime_ns
     except OSError:
         return
-    seen = current_app.extensions.get("keyring_mtime")
-    if seen is None:
-        current_app.extensions["keyring_mtime"] = stamp
-    elif stamp != seen:
+    # The first call reloads too: the file may have changed since the app loaded it.
+    if stamp != current_app.extensions.get("keyring_mtime"):
         current_app.extensions["keyring"] = load_keyring(
             current_app.config["KEYRING"], current_app.instance_path
         )
