@@ -23,7 +23,11 @@ def main() -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
+    from registry.patients.cli import keys_group, reidentify_command
+
     for command in (
+        keys_group,
+        reidentify_command,
         init_command,
         demo_command,
         user_group,

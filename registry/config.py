@@ -54,6 +54,12 @@ class Defaults:
     REGIONS_FILE = str(Path(__file__).parent / "data" / "regions_kz.json")
     # Start without a keyring (the CLI does, so that `init` can create one); never in service.
     ALLOW_MISSING_KEYRING = False
+    # Custodians' escrow public key (base64, or a path to a file holding it); empty: no escrow.
+    ESCROW_PUBLIC_KEY = ""
+    # Hours a re-identification request stays approvable and revealable after it is made.
+    REIDENTIFICATION_EXPIRY_HOURS = 72
+    # Rows re-keyed per transaction by `registry keys rotate`, so rotation never blocks long.
+    REKEY_BATCH_SIZE = 500
 
 
 def _coerce(raw: str, default: object) -> object:

@@ -4,6 +4,17 @@ from registry.access.models import Booking, Clinic, Region, Service, Slot, Spent
 from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserRole
 from registry.jobs_models import JobRun, SchedulerLease
+from registry.patients.models import (
+    CareCard,
+    Escrow,
+    LinkageToken,
+    OstEnrolment,
+    Person,
+    PersonMerge,
+    Pseudonym,
+    ReidentificationApproval,
+    ReidentificationRequest,
+)
 
 __all__ = [
     "ApiToken",
@@ -11,9 +22,18 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Booking",
+    "CareCard",
     "Clinic",
+    "Escrow",
     "JobRun",
+    "LinkageToken",
+    "OstEnrolment",
+    "Person",
+    "PersonMerge",
+    "Pseudonym",
     "Region",
+    "ReidentificationApproval",
+    "ReidentificationRequest",
     "SchedulerLease",
     "Service",
     "Slot",

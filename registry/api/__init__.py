@@ -12,13 +12,24 @@ def register_api(app: Flask) -> None:
     from registry.api.docs import docs
     from registry.api.health.routes import blp as health_blp
     from registry.api.me.routes import blp as me_blp
+    from registry.api.patients.routes import blp as patients_blp
     from registry.api.public.routes import blp as public_blp
+    from registry.api.reidentifications.routes import blp as reidentifications_blp
     from registry.api.slots.routes import blp as clinic_access_blp
     from registry.extensions import api
 
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
     api.init_app(app)
-    for blueprint in (health_blp, me_blp, clinics_blp, clinic_access_blp, public_blp, audit_blp):
+    for blueprint in (
+        health_blp,
+        me_blp,
+        clinics_blp,
+        clinic_access_blp,
+        public_blp,
+        audit_blp,
+        patients_blp,
+        reidentifications_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)

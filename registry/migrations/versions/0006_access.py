@@ -1,7 +1,7 @@
 """services slots bookings
 
 Revision ID: 0006_access
-Revises: 0001
+Revises: 0003_patients
 Create Date: 2026-11-25 20:05:40.585997
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0006_access"
-down_revision = "0001"
+down_revision = "0003_patients"
 branch_labels = None
 depends_on = None
 

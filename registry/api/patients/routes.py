@@ -1,0 +1,160 @@
+"""Patients: registration, care cards, this clinic's view, erasure, merge and split."""
+
+from flask import Response, g
+
+from registry.api.blueprint import ApiBlueprint
+from registry.api.patients.schemas import (
+    CareCardQrSchema,
+    ErasureQuerySchema,
+    MergeResultSchema,
+    MergeSchema,
+    PatientFactsSchema,
+    PatientSchema,
+    RegistrationSchema,
+    ResolveSchema,
+)
+from registry.audit.log import record
+from registry.auth.models import Role
+from registry.extensions import db
+from registry.patients import qr
+from registry.patients.services import (
+    erase_person,
+    merge_persons,
+    parse_care_card,
+    patient_view,
+    register_anonymous,
+    register_linked,
+    resolve_care_card,
+    split_merge,
+)
+
+blp = ApiBlueprint(
+    "patients", __name__, url_prefix="/api/v1/patients", description="Patients and pseudonyms"
+)
+
+
+def _facts_body(facts) -> dict:
+    """Return the answer to a registration; the care card appears only when just issued."""
+    body = {
+        "pseudonym": facts.pseudonym,
+        "existing": facts.existing,
+        "ost_active_elsewhere": facts.ost_active_elsewhere,
+        "treated_before": facts.treated_before,
+    }
+    if facts.care_card:
+        body["care_card"] = facts.care_card
+        body["care_card_qr_svg"] = qr.care_card_svg(facts.care_card)
+    return body
+
+
+@blp.route("", methods=["POST"])
+@blp.auth(Role.CLINICIAN)
+@blp.arguments(RegistrationSchema)
+@blp.response(201, PatientFactsSchema)
+@blp.alt_response(200, schema=PatientFactsSchema, description="The person was known already.")
+@blp.alt_response(409, response="CONFLICT")
+def register(data):
+    """Register a patient; answer this clinic's pseudonym (201 new person, 200 known)."""
+    if data["mode"] == "anonymous":
+        facts = register_anonymous(g.user.clinic_id)
+    else:
+        facts = register_linked(g.user.clinic_id, data["identity"])
+    db.session.commit()
+    return _facts_body(facts), (200 if facts.existing else 201)
+
+
+@blp.route("/resolve", methods=["POST"])
+@blp.auth(Role.CLINICIAN)
+@blp.arguments(ResolveSchema)
+@blp.response(200, PatientFactsSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def resolve(data):
+    """Return this clinic's pseudonym for the holder of a care card."""
+    facts = resolve_care_card(g.user.clinic_id, data["care_card"])
+    db.session.commit()
+    return _facts_body(facts)
+
+
+@blp.route("/care-card/qr", methods=["POST"])
+@blp.auth(Role.CLINICIAN)
+@blp.arguments(CareCardQrSchema)
+@blp.response(200, description="The QR code as image/svg+xml or image/png.")
+def care_card_qr(data):
+    """Draw a care card as a QR code (the code goes in the body, never in a URL)."""
+    code = parse_care_card(data["care_card"])
+    record("care_card.qr", "care_card")
+    db.session.commit()
+    if data["format"] == "png":
+        return Response(qr.care_card_png(code), mimetype="image/png")
+    return Response(qr.care_card_svg(code), mimetype="image/svg+xml")
+
+
+@blp.route("/merges", methods=["POST"])
+@blp.auth(Role.CLINICIAN)
+@blp.arguments(MergeSchema)
+@blp.response(201, MergeResultSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def merge(data):
+    """Merge two of this clinic's pseudonyms that turned out to name the same person."""
+    record_ = merge_persons(g.user.clinic_id, g.user.id, data["survivor"], data["merged"])
+    db.session.commit()
+    return {
+        "id": record_.id,
+        "survivor": data["survivor"],
+        "merged": data["merged"],
+        "created_at": record_.created_at,
+        "split_at": None,
+    }
+
+
+@blp.route("/merges/<int:merge_id>/split", methods=["POST"])
+@blp.auth(Role.CLINICIAN)
+@blp.response(200, MergeResultSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def split(merge_id: int):
+    """Undo a merge made at this clinic."""
+    record_ = split_merge(g.user.clinic_id, g.user.id, merge_id)
+    db.session.commit()
+    return {"id": record_.id, "created_at": record_.created_at, "split_at": record_.split_at}
+
+
+@blp.route("/<pseudonym>", methods=["GET"])
+@blp.auth(Role.CLINICIAN)
+@blp.response(200, PatientSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def read(pseudonym: str):
+    """Return this clinic's view of one of its patients."""
+    facts = patient_view(g.user.clinic_id, pseudonym)
+    db.session.commit()
+    return {
+        "pseudonym": facts.pseudonym,
+        "created_at": facts.created_at,
+        "treated_before": facts.treated_before,
+        "ost_active_elsewhere": facts.ost_active_elsewhere,
+        "episodes": [],
+    }
+
+
+@blp.route("/<pseudonym>", methods=["DELETE"])
+@blp.auth(Role.ADMIN)
+@blp.arguments(ErasureQuerySchema, location="query")
+@blp.response(204)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def erase(query, pseudonym: str):
+    """Erase a person named by a clinic's pseudonym (?clinic_id=): every link is removed."""
+    erase_person(query["clinic_id"], pseudonym)
+    db.session.commit()
+
+
+@blp.record_once
+def _check_escrow_setting(state) -> None:
+    """Refuse to start with an escrow public key setting that is not a custodian key."""
+    from registry.patients.escrow import decode_public_key
+
+    setting = state.app.config.get("ESCROW_PUBLIC_KEY")
+    if setting:
+        decode_public_key(setting)

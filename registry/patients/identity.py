@@ -1,0 +1,92 @@
+"""Turn identity fields from a request into token material and an escrow plaintext."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from dataclasses import dataclass, field
+
+from registry.crypto.errors import InvalidIdentity
+from registry.crypto.iin import canonical_iin, check_consistent, validate_iin
+from registry.crypto.names import name_key_material
+from registry.errors import ValidationFailed
+
+NAME_FIELDS = ("family_name", "given_name", "patronymic")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Validated identity: token material per kind and the escrow plaintext; no repr."""
+
+    # (kind, material) in lookup order: the most specific first.
+    materials: tuple[tuple[str, bytes], ...] = field(repr=False)
+    escrow_plaintext: bytes = field(repr=False)
+
+
+def _invalid(exc: InvalidIdentity) -> ValidationFailed:
+    """Map a crypto validation error to a 422 naming the field and the rule only."""
+    return ValidationFailed(errors={f"identity.{exc.field}": [exc.rule]})
+
+
+def parse_identity(fields: dict) -> Identity:
+    """Validate an IIN or a name identity and build its token material."""
+    try:
+        if fields.get("iin") is not None:
+            return _iin_identity(fields)
+        return _name_identity(fields)
+    except InvalidIdentity as exc:
+        raise _invalid(exc) from None
+
+
+def _iin_identity(fields: dict) -> Identity:
+    info = validate_iin(fields["iin"])
+    birth_date, sex = fields.get("birth_date"), fields.get("sex")
+    if birth_date is not None or sex is not None:
+        check_consistent(
+            info,
+            birth_date if birth_date is not None else info.birth_date,
+            sex if sex is not None else info.sex,
+        )
+    iin = canonical_iin(fields["iin"])
+    return Identity(
+        materials=(("iin", iin.encode("ascii")),),
+        escrow_plaintext=_escrow_json({"iin": iin}),
+    )
+
+
+def _name_identity(fields: dict) -> Identity:
+    missing = [
+        name for name in ("family_name", "given_name", "birth_date", "sex") if not fields.get(name)
+    ]
+    if missing:
+        raise ValidationFailed(
+            errors={f"identity.{name}": ["required without iin"] for name in missing}
+        )
+    material = name_key_material(
+        fields["family_name"],
+        fields["given_name"],
+        fields["birth_date"],
+        fields["sex"],
+        fields.get("patronymic"),
+    )
+    materials = [("name", material.primary)]
+    if material.patronymic is not None:
+        materials.insert(0, ("name_patronymic", material.patronymic))
+    clean = {name: _tidy(fields[name]) for name in NAME_FIELDS if fields.get(name)}
+    clean["birth_date"] = _date_text(fields["birth_date"])
+    clean["sex"] = str(fields["sex"])
+    return Identity(materials=tuple(materials), escrow_plaintext=_escrow_json(clean))
+
+
+def _tidy(text: str) -> str:
+    """Keep a name as written (NFC, trimmed): custodians need it readable, not folded."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _date_text(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _escrow_json(values: dict) -> bytes:
+    return json.dumps(values, ensure_ascii=False, sort_keys=True).encode("utf-8")

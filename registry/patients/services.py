@@ -1,0 +1,469 @@
+"""Register, resolve, read, erase, merge and split persons; OST enrolment facts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from registry import clock
+from registry.audit.log import record
+from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code, parse_code
+from registry.crypto.errors import InvalidCode
+from registry.errors import AuditNote, Conflict, NotFound, ValidationFailed
+from registry.extensions import db
+from registry.patients import keys
+from registry.patients.escrow import seal_identity
+from registry.patients.identity import Identity, parse_identity
+from registry.patients.models import (
+    CareCard,
+    Escrow,
+    LinkageToken,
+    OstEnrolment,
+    Person,
+    PersonMerge,
+    Pseudonym,
+)
+
+# Retries after a unique-constraint clash with a concurrent registration of the same person.
+_RETRIES = 5
+# Callbacks that move or restore rows of other domains (episodes) on merge and split.
+MERGE_LISTENERS: list[Callable[[PersonMerge], None]] = []
+SPLIT_LISTENERS: list[Callable[[PersonMerge], None]] = []
+
+
+@dataclass
+class PatientFacts:
+    """What a clinic learns about a person: its own pseudonym and the §2.5 facts."""
+
+    pseudonym: str
+    existing: bool
+    ost_active_elsewhere: bool
+    treated_before: bool
+    care_card: str | None = None
+    created_at: datetime | None = None
+
+
+def clinic_domain(clinic_id: int) -> str:
+    """Return the pseudonym domain of a clinic."""
+    return f"clinic:{int(clinic_id)}"
+
+
+_RESEARCH_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def research_domain(name: str) -> str:
+    """Return the pseudonym domain of a research export, e.g. 'research:tdi-2026'."""
+    if not _RESEARCH_NAME.match(name):
+        raise ValidationFailed(errors={"research": ["lowercase letters, digits, - and _ only"]})
+    return f"research:{name}"
+
+
+def research_pseudonym(person_id: int, name: str) -> str:
+    """Return the person's stable pseudonym in a research export's own domain."""
+    domain = research_domain(name)
+    root = canonical(db.session.get(Person, person_id))
+    return pseudonym_for(root, domain)
+
+
+def parse_pseudonym(text: str, field: str = "pseudonym") -> str:
+    """Return the canonical pseudonym, or raise 422 naming the field and the rule."""
+    try:
+        return parse_code(text, PSEUDONYM)
+    except InvalidCode as exc:
+        raise ValidationFailed(errors={field: [exc.rule]}) from None
+
+
+def parse_care_card(text: str, field: str = "care_card") -> str:
+    """Return the canonical care card code, or raise 422 before any lookup."""
+    try:
+        return parse_code(text, CARE_CARD)
+    except InvalidCode as exc:
+        raise ValidationFailed(errors={field: [exc.rule]}) from None
+
+
+# -- persons and merge groups ------------------------------------------------------------------
+
+
+def _new_person() -> Person:
+    """Add a person with a random key, record key and wrapped data key."""
+    person = Person(
+        person_key=keys.new_person_key(),
+        # 53 random bits: a uniform float in [0, 1) from the OS generator.
+        record_key=secrets.randbits(53) / (1 << 53),
+        treated_before=False,
+        erased=False,
+    )
+    keys.wrap_new_person_key(person)
+    db.session.add(person)
+    return person
+
+
+def canonical(person: Person) -> Person:
+    """Follow merges to the surviving person."""
+    seen = set()
+    while person.merged_into_id is not None and person.id not in seen:
+        seen.add(person.id)
+        person = db.session.get(Person, person.merged_into_id)
+    return person
+
+
+def group_ids(root: Person) -> list[int]:
+    """Return the ids of a surviving person and of everyone merged into it."""
+    ids, frontier = [root.id], [root.id]
+    while frontier:
+        frontier = list(
+            db.session.execute(
+                select(Person.id).where(Person.merged_into_id.in_(frontier))
+            ).scalars()
+        )
+        ids.extend(frontier)
+    return ids
+
+
+def person_for_pseudonym(domain: str, value: str) -> Person | None:
+    """Return the person a pseudonym of a domain names, or None (one query either way)."""
+    return db.session.execute(
+        select(Person)
+        .join(Pseudonym, Pseudonym.person_id == Person.id)
+        .where(Pseudonym.domain == domain, Pseudonym.value == value)
+    ).scalar_one_or_none()
+
+
+def pseudonym_for(root: Person, domain: str) -> str:
+    """Return the person's pseudonym in a domain, creating a random one the first time."""
+    ids = group_ids(root)
+    for _ in range(_RETRIES):
+        found = db.session.execute(
+            select(Pseudonym.person_id, Pseudonym.value).where(
+                Pseudonym.domain == domain, Pseudonym.person_id.in_(ids)
+            )
+        ).all()
+        if found:
+            # Prefer the survivor's own; else one the domain already holds for a merged person.
+            return min(found, key=lambda row: row.person_id != root.id).value
+        value = new_code(PSEUDONYM)
+        try:
+            with db.session.begin_nested():
+                db.session.add(Pseudonym(domain=domain, value=value, person_id=root.id))
+            return value
+        except IntegrityError:
+            continue  # a concurrent request created it (or, never in practice, a value clash)
+    raise Conflict("the pseudonym could not be assigned; try again")
+
+
+def facts_for(root: Person, clinic_id: int, existing: bool) -> PatientFacts:
+    """Return this clinic's pseudonym and the cross-clinic facts it may learn."""
+    ids = group_ids(root)
+    return PatientFacts(
+        pseudonym=pseudonym_for(root, clinic_domain(clinic_id)),
+        existing=existing,
+        ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
+        treated_before=_treated_before(ids),
+        created_at=root.created_at,
+    )
+
+
+def _treated_before(ids: list[int]) -> bool:
+    return bool(
+        db.session.execute(
+            select(exists().where(Person.id.in_(ids), Person.treated_before.is_(True)))
+        ).scalar()
+    )
+
+
+def mark_treated(person_id: int) -> None:
+    """Record that a person has been in treatment (TDI 'ever treated')."""
+    db.session.execute(update(Person).where(Person.id == person_id).values(treated_before=True))
+
+
+# -- registration ------------------------------------------------------------------------------
+
+
+def register_anonymous(clinic_id: int) -> PatientFacts:
+    """Create a person with a care card and return this clinic's pseudonym."""
+    person = _new_person()
+    db.session.flush()
+    code = new_code(CARE_CARD)
+    version, digest = keys.care_card_candidates(code)[-1]
+    db.session.add(CareCard(person_id=person.id, key_version=version, digest=digest))
+    facts = facts_for(person, clinic_id, existing=False)
+    facts.care_card = code
+    record("patient.register", "pseudonym", facts.pseudonym)
+    return facts
+
+
+def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
+    """Find or create the person behind an identity; return this clinic's pseudonym."""
+    identity = parse_identity(identity_fields)
+    candidates = {
+        kind: keys.token_candidates(kind, material) for kind, material in identity.materials
+    }
+    for _ in range(_RETRIES):
+        person, missing = _find_by_identity(candidates)
+        if person is not None:
+            _add_tokens(person, candidates, missing)
+            if _escrow_missing(person):
+                _seal_late(person, identity)
+            facts = facts_for(canonical(person), clinic_id, existing=True)
+            record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
+            return facts
+        try:
+            with db.session.begin_nested():
+                person = _new_person()
+                db.session.flush()
+                _store_tokens(person, candidates, missing)
+                _seal(person, identity)
+        except IntegrityError:
+            continue  # the same identity was registered concurrently: look it up again
+        facts = facts_for(person, clinic_id, existing=False)
+        record("patient.register", "pseudonym", facts.pseudonym)
+        return facts
+    raise Conflict("the registration clashed with concurrent ones; try again")
+
+
+def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
+    """Return the matching person and the token kinds to add; or None and kinds to store.
+
+    A patronymic token wins; a bare name token matches only a person without a different
+    patronymic on record, since two people may share name, birth date and sex.
+    """
+    if "iin" in candidates:
+        token = keys.find_token("iin", candidates["iin"])
+        return (_person_of(token), []) if token else (None, ["iin"])
+    if "name_patronymic" in candidates:
+        token = keys.find_token("name_patronymic", candidates["name_patronymic"])
+        if token is not None:
+            return _person_of(token), []
+        token = keys.find_token("name", candidates["name"])
+        if token is None:
+            return None, ["name_patronymic", "name"]
+        if _has_kind(token.person_id, "name_patronymic"):
+            return None, ["name_patronymic"]
+        return _person_of(token), ["name_patronymic"]
+    token = keys.find_token("name", candidates["name"])
+    return (_person_of(token), []) if token else (None, ["name"])
+
+
+def _person_of(token: LinkageToken) -> Person:
+    return db.session.get(Person, token.person_id)
+
+
+def _has_kind(person_id: int, kind: str) -> bool:
+    return bool(
+        db.session.execute(
+            select(exists().where(LinkageToken.person_id == person_id, LinkageToken.kind == kind))
+        ).scalar()
+    )
+
+
+def _store_tokens(person: Person, candidates: dict, kinds: list[str]) -> None:
+    """Store the newest-version token of each kind for a person."""
+    for kind in kinds:
+        version, digest = candidates[kind][-1]
+        db.session.add(
+            LinkageToken(person_id=person.id, kind=kind, key_version=version, digest=digest)
+        )
+    db.session.flush()
+
+
+def _add_tokens(person: Person, candidates: dict, kinds: list[str]) -> None:
+    """Add a token learnt later (a patronymic); a clash means a concurrent request added it."""
+    if not kinds:
+        return
+    try:
+        with db.session.begin_nested():
+            _store_tokens(person, candidates, kinds)
+    except IntegrityError:
+        pass
+
+
+def _seal_late(person: Person, identity: Identity) -> None:
+    """Escrow a person first seen before escrow was switched on; a concurrent one may win."""
+    try:
+        with db.session.begin_nested():
+            _seal(person, identity)
+    except IntegrityError:
+        pass
+
+
+def _escrow_missing(person: Person) -> bool:
+    return not db.session.execute(select(exists().where(Escrow.person_id == person.id))).scalar()
+
+
+def _seal(person: Person, identity: Identity) -> None:
+    blob = seal_identity(person, identity.escrow_plaintext)
+    if blob is not None:
+        db.session.add(blob)
+        db.session.flush()
+
+
+def resolve_care_card(clinic_id: int, code: str) -> PatientFacts:
+    """Return this clinic's pseudonym for the holder of a care card (404 when unknown)."""
+    canonical_code = parse_care_card(code)
+    candidates = keys.care_card_candidates(canonical_code)
+    card = db.session.execute(
+        select(CareCard).where(keys.match_clause(CareCard, candidates)).limit(1)
+    ).scalar_one_or_none()
+    if card is None:
+        raise NotFound("no such patient", audit=AuditNote("patient.resolve", "care_card"))
+    facts = facts_for(canonical(db.session.get(Person, card.person_id)), clinic_id, True)
+    record("patient.resolve", "pseudonym", facts.pseudonym)
+    return facts
+
+
+def person_for_clinic_pseudonym(clinic_id: int, pseudonym: str, action: str) -> Person:
+    """Return the surviving person behind one of a clinic's pseudonyms, or an audited 404.
+
+    Another clinic's pseudonym and a non-existent one take the same query and the same answer.
+    """
+    value = parse_pseudonym(pseudonym)
+    person = person_for_pseudonym(clinic_domain(clinic_id), value)
+    if person is None:
+        raise NotFound("no such patient", audit=AuditNote(action, "pseudonym"))
+    return canonical(person)
+
+
+def patient_view(clinic_id: int, pseudonym: str) -> PatientFacts:
+    """Return this clinic's view of one of its patients; others are simply not found."""
+    root = person_for_clinic_pseudonym(clinic_id, pseudonym, "patient.read")
+    value = parse_pseudonym(pseudonym)
+    ids = group_ids(root)
+    record("patient.read", "pseudonym", value)
+    return PatientFacts(
+        pseudonym=value,
+        existing=True,
+        ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
+        treated_before=_treated_before(ids),
+        created_at=root.created_at,
+    )
+
+
+# -- erasure -----------------------------------------------------------------------------------
+
+
+def erase_person(clinic_id: int, pseudonym: str) -> None:
+    """Remove every link to a person: tokens, escrow, care cards, pseudonyms, data key."""
+    value = parse_pseudonym(pseudonym)
+    person = person_for_pseudonym(clinic_domain(clinic_id), value)
+    if person is None:
+        raise NotFound("no such patient", audit=AuditNote("patient.erase", "pseudonym"))
+    ids = group_ids(canonical(person))
+    for model in (LinkageToken, Escrow, CareCard, Pseudonym):
+        db.session.execute(delete(model).where(model.person_id.in_(ids)))
+    db.session.execute(
+        update(Person)
+        .where(Person.id.in_(ids))
+        .values(wrapped_key=None, wrapped_key_version=None, erased=True, erased_at=clock.now())
+    )
+    db.session.expire_all()
+    record("patient.erase", "pseudonym", value)
+
+
+# -- merge and split ---------------------------------------------------------------------------
+
+
+def merge_persons(clinic_id: int, user_id: int, survivor: str, merged: str) -> PersonMerge:
+    """Merge the person behind one of this clinic's pseudonyms into another's."""
+    domain = clinic_domain(clinic_id)
+    survivor_value = parse_pseudonym(survivor, "survivor")
+    merged_value = parse_pseudonym(merged, "merged")
+    keep = person_for_pseudonym(domain, survivor_value)
+    gone = person_for_pseudonym(domain, merged_value)
+    if keep is None or gone is None:
+        raise NotFound("no such patient", audit=AuditNote("patient.merge", "pseudonym"))
+    keep, gone = canonical(keep), canonical(gone)
+    if keep.id == gone.id:
+        raise Conflict(
+            "these pseudonyms already name the same person",
+            audit=AuditNote("patient.merge", "pseudonym", merged_value),
+        )
+    gone.merged_into_id = keep.id
+    merge = PersonMerge(
+        survivor_id=keep.id, merged_id=gone.id, clinic_id=clinic_id, requested_by=user_id
+    )
+    db.session.add(merge)
+    db.session.flush()
+    for listener in MERGE_LISTENERS:
+        listener(merge)
+    record("patient.merge", "merge", merge.id)
+    return merge
+
+
+def split_merge(clinic_id: int, user_id: int, merge_id: int) -> PersonMerge:
+    """Undo a merge made at this clinic; another clinic's merge is not found."""
+    merge = db.session.get(PersonMerge, merge_id)
+    if merge is None or merge.clinic_id != clinic_id:
+        raise NotFound("no such merge", audit=AuditNote("patient.split", "merge"))
+    gone = db.session.get(Person, merge.merged_id)
+    if merge.split_at is not None or gone.merged_into_id != merge.survivor_id or gone.erased:
+        raise Conflict(
+            "this merge cannot be split any more",
+            audit=AuditNote("patient.split", "merge", merge.id),
+        )
+    gone.merged_into_id = None
+    merge.split_at = clock.now()
+    merge.split_by = user_id
+    db.session.flush()
+    for listener in SPLIT_LISTENERS:
+        listener(merge)
+    record("patient.split", "merge", merge.id)
+    return merge
+
+
+# -- opioid agonist treatment enrolments (set by the episodes domain) -------------------------
+
+
+def open_ost_enrolment(person_id: int, clinic_id: int, ref: str) -> OstEnrolment:
+    """Record that a person started opioid agonist treatment at a clinic."""
+    enrolment = OstEnrolment(person_id=person_id, clinic_id=clinic_id, ref=str(ref))
+    db.session.add(enrolment)
+    db.session.flush()
+    record("ost.open", "ost_enrolment", enrolment.id)
+    return enrolment
+
+
+def close_ost_enrolment(person_id: int, clinic_id: int, ref: str) -> int:
+    """Close the open enrolments a clinic opened under a reference; return how many."""
+    rows = db.session.execute(
+        select(OstEnrolment).where(
+            OstEnrolment.person_id == person_id,
+            OstEnrolment.clinic_id == clinic_id,
+            OstEnrolment.ref == str(ref),
+            OstEnrolment.closed_at.is_(None),
+        )
+    ).scalars()
+    closed = 0
+    for enrolment in rows:
+        enrolment.closed_at = clock.now()
+        record("ost.close", "ost_enrolment", enrolment.id)
+        closed += 1
+    db.session.flush()
+    return closed
+
+
+def ost_active_elsewhere(person_id: int, clinic_id: int) -> bool:
+    """Return True while the person (or anyone merged with them) is in OST at another clinic."""
+    person = db.session.get(Person, person_id)
+    if person is None:
+        return False
+    return _ost_active_elsewhere(group_ids(canonical(person)), clinic_id)
+
+
+def _ost_active_elsewhere(ids: list[int], clinic_id: int) -> bool:
+    return bool(
+        db.session.execute(
+            select(
+                exists().where(
+                    OstEnrolment.person_id.in_(ids),
+                    OstEnrolment.clinic_id != clinic_id,
+                    OstEnrolment.closed_at.is_(None),
+                )
+            )
+        ).scalar()
+    )

@@ -1,0 +1,61 @@
+"""`registry keys custodian-init` and the escrow public key setting."""
+
+import base64
+import stat
+
+import pytest
+
+from registry.crypto.escrow import open_, public_key_from_private, seal
+from registry.patients.escrow import EscrowConfigError, decode_public_key
+
+
+def test_custodian_init_writes_a_private_0600_file(app, tmp_path):
+    out, public_out = tmp_path / "custodian.key", tmp_path / "custodian.pub"
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["keys", "custodian-init", "--out", str(out), "--public-out", str(public_out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    private = base64.b64decode(out.read_text())
+    public = decode_public_key(str(public_out))
+    assert public == public_key_from_private(private)
+    assert open_(private, seal(public, b"x", b"aad"), b"aad") == b"x"
+    assert out.read_text().strip() not in result.output
+    again = runner.invoke(args=["keys", "custodian-init", "--out", str(out)])
+    assert again.exit_code != 0  # never overwrites a private key
+
+
+@pytest.mark.parametrize("setting", ["not-base64!", "QUJD", "/nonexistent/key.pub"])
+def test_bad_escrow_setting_is_refused(setting):
+    with pytest.raises(EscrowConfigError):
+        decode_public_key(setting)
+
+
+def test_keys_rotate_cli_and_a_running_worker_sees_the_new_key(tmp_path):
+    from registry.crypto.keyring import Keyring
+    from registry.extensions import db
+    from tests.conftest import _new_database, make_test_app, migrate_database
+    from tests.patients.conftest import new_iin, seed_clinicians
+
+    ring_path = tmp_path / "keyring.json"
+    Keyring.generate().save(ring_path)
+    for url in _new_database(tmp_path):
+        worker = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
+        migrate_database(worker)
+        cli = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
+        (headers,) = seed_clinicians(worker, 1)
+        body = {"mode": "linked", "identity": {"iin": new_iin()}}
+        first = worker.test_client().post("/api/v1/patients", headers=headers, json=body).json
+        runner = cli.test_cli_runner()
+        result = runner.invoke(args=["keys", "rotate", "linkage", "--grace-seconds", "0"])
+        assert result.exit_code == 0, result.output
+        assert "linkage:v2 is now primary" in result.output
+        assert runner.invoke(args=["keys", "status", "linkage"]).output.strip() == "linkage:v2\t1"
+        again = worker.test_client().post("/api/v1/patients", headers=headers, json=body).json
+        assert again["pseudonym"] == first["pseudonym"] and again["existing"] is True
+        assert worker.extensions["keyring"].primary("linkage").version == 2
+        assert Keyring.loads(ring_path.read_text()).primary("linkage").version == 2
+        for app in (worker, cli):
+            with app.app_context():
+                db.engine.dispose()
