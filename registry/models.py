@@ -4,6 +4,7 @@ from registry.access.models import Clinic, Region
 from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserRole
 from registry.jobs_models import JobRun, SchedulerLease
+from registry.protocols.models import Protocol, ProtocolVersion
 
 __all__ = [
     "ApiToken",
@@ -12,6 +13,8 @@ __all__ = [
     "AuditHead",
     "Clinic",
     "JobRun",
+    "Protocol",
+    "ProtocolVersion",
     "Region",
     "SchedulerLease",
     "User",
