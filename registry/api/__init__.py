@@ -12,11 +12,12 @@ def register_api(app: Flask) -> None:
     from registry.api.docs import docs
     from registry.api.health.routes import blp as health_blp
     from registry.api.me.routes import blp as me_blp
+    from registry.api.protocols.routes import blp as protocols_blp
     from registry.extensions import api
 
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
     api.init_app(app)
-    for blueprint in (health_blp, me_blp, clinics_blp, audit_blp):
+    for blueprint in (health_blp, me_blp, clinics_blp, audit_blp, protocols_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)
