@@ -32,8 +32,9 @@ WHOLE = "document"
 
 
 def document_hash(doc: dict) -> str:
-    """Return the SHA-256 (hex) of a document's canonical JSON, leaving out its status."""
-    content = {k: v for k, v in doc.items() if k != "status"}
+    """Return the SHA-256 (hex) of a document's canonical JSON without version and status."""
+    # Both are the server's bookkeeping: an unchanged copy of a version hashes the same.
+    content = {k: v for k, v in doc.items() if k not in ("version", "status")}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -72,7 +72,7 @@ class ProtocolVersion(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=Status.DRAFT)
     # The document as stored; its `status` member is replaced by the row's status when served.
     document: Mapped[dict] = mapped_column(JSON)
-    # SHA-256 (hex) of the canonical JSON of the document without `status`.
+    # SHA-256 (hex) of the canonical JSON of the document without `version` and `status`.
     document_hash: Mapped[str] = mapped_column(String(64))
     # None for versions the system installed (the shipped protocols).
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

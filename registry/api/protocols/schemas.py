@@ -72,7 +72,8 @@ class VersionSummarySchema(Schema):
     n = fields.Integer(required=True)
     status = fields.String(required=True)
     document_hash = fields.String(
-        required=True, metadata={"description": "SHA-256 of the canonical JSON without status"}
+        required=True,
+        metadata={"description": "SHA-256 of the canonical JSON without version and status"},
     )
     author_id = fields.Integer(allow_none=True, metadata={"description": "null: shipped"})
     approved_by_id = fields.Integer(allow_none=True)
