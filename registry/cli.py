@@ -46,6 +46,7 @@ def init_command() -> None:
 
     from registry.access.regions import load_regions
     from registry.crypto.keyring import Keyring, keyring_source
+    from registry.protocols.lifecycle import install_shipped_protocols
 
     setting, instance = current_app.config["KEYRING"], current_app.instance_path
     if not setting.lstrip().startswith("{"):
@@ -61,8 +62,17 @@ def init_command() -> None:
         current_app.extensions["keyring"] = ring
     upgrade(directory=current_app.extensions["migrate"].directory)
     count = load_regions(current_app.config["REGIONS_FILE"])
+    installed = install_shipped_protocols()
     db.session.commit()
     click.echo(f"database ready; {count} regions loaded")
+    _report_installed(installed)
+
+
+def _report_installed(installed: list) -> None:
+    """Say which shipped protocols were installed as active version 1 (on stderr)."""
+    if installed:
+        keys = ", ".join(version.key for version in installed)
+        click.echo(f"installed shipped protocols as active version 1: {keys}", err=True)
 
 
 @click.command("demo")
@@ -75,9 +85,14 @@ def init_command() -> None:
 )
 @with_appcontext
 def demo_command(as_json: bool, if_empty: bool, save_tokens: str | None) -> None:
-    """Seed demo clinics and staff of every role; print their tokens once."""
+    """Seed demo clinics, staff of every role and the shipped protocols; print tokens once."""
     from registry.demo import has_data, seed_demo
+    from registry.protocols.lifecycle import install_shipped_protocols
 
+    # Protocols first and even with --if-empty: installing them is idempotent.
+    installed = install_shipped_protocols()
+    db.session.commit()
+    _report_installed(installed)
     if if_empty and has_data():
         click.echo("demo: data present, nothing seeded", err=True)
         return

@@ -52,6 +52,15 @@ class Defaults:
     SITE_LANGUAGES = "ru,kk,en"
     # The region list (code, names in en/ru/kk); another country needs only another file.
     REGIONS_FILE = str(Path(__file__).parent / "data" / "regions_kz.json")
+    # Protocol documents (JSON or YAML): largest size in bytes, deepest nesting and most values.
+    PROTOCOL_MAX_BYTES = 256 * 1024
+    PROTOCOL_MAX_DEPTH = 16
+    PROTOCOL_MAX_NODES = 50_000
+    # Largest request body on the protocol write routes only (a document in a JSON string can
+    # grow up to sixfold through escapes); MAX_CONTENT_LENGTH applies everywhere else.
+    PROTOCOL_MAX_REQUEST_BYTES = 1024 * 1024
+    # Canonical base URL of exported FHIR resources (PlanDefinition.url).
+    FHIR_BASE_URL = "https://registry.example/fhir"
     # Start without a keyring (the CLI does, so that `init` can create one); never in service.
     ALLOW_MISSING_KEYRING = False
     # Custodians' escrow public key (base64, or a path to a file holding it); empty: no escrow.

@@ -15,6 +15,7 @@ from registry.patients.models import (
     ReidentificationApproval,
     ReidentificationRequest,
 )
+from registry.protocols.models import Protocol, ProtocolVersion
 
 __all__ = [
     "ApiToken",
@@ -30,6 +31,8 @@ __all__ = [
     "OstEnrolment",
     "Person",
     "PersonMerge",
+    "Protocol",
+    "ProtocolVersion",
     "Pseudonym",
     "Region",
     "ReidentificationApproval",

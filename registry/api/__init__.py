@@ -13,6 +13,7 @@ def register_api(app: Flask) -> None:
     from registry.api.health.routes import blp as health_blp
     from registry.api.me.routes import blp as me_blp
     from registry.api.patients.routes import blp as patients_blp
+    from registry.api.protocols.routes import blp as protocols_blp
     from registry.api.public.routes import blp as public_blp
     from registry.api.reidentifications.routes import blp as reidentifications_blp
     from registry.api.slots.routes import blp as clinic_access_blp
@@ -30,6 +31,7 @@ def register_api(app: Flask) -> None:
         audit_blp,
         patients_blp,
         reidentifications_blp,
+        protocols_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)

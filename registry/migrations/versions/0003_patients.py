@@ -1,7 +1,7 @@
 """patients
 
 Revision ID: 0003_patients
-Revises: 0001
+Revises: 0002_protocols
 Create Date: 2026-11-25 20:12:02.998728
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_patients'
-down_revision = '0001'
+down_revision = '0002_protocols'
 branch_labels = None
 depends_on = None
 
