@@ -135,6 +135,12 @@ _GENERIC_DETAIL = {
 }
 
 
+def handle_too_deep(exc: RecursionError) -> Response:
+    """Answer a body nested too deeply for the JSON parser as 400, not 500."""
+    _rollback_quietly()
+    return problem(400, "Bad Request", "the request body is nested too deeply")
+
+
 def handle_integrity_error(exc: IntegrityError) -> Response:
     """Answer a uniqueness or reference clash that slipped past the services as 409."""
     _rollback()
@@ -186,6 +192,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RegistryError, handle_registry_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(RecursionError, handle_too_deep)
     app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(PoolTimeout, handle_database_down)
     app.register_error_handler(Exception, handle_unexpected)

@@ -125,3 +125,10 @@ def test_schema_and_domain_validation_share_one_problem_type(client, admin):
     ).json
     assert from_schema["type"] == from_service["type"] == "/problems/validation-failed"
     assert list(from_schema)[:3] == ["type", "title", "status"]
+
+
+def test_json_nested_too_deeply_is_400_not_500(client, admin):
+    answer = client.post(
+        "/api/v1/clinics", headers=admin, data="[" * 30000, content_type="application/json"
+    )
+    _is_problem(answer, 400)

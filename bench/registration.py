@@ -1,0 +1,113 @@
+"""Registration throughput through gunicorn vs the bare Flask app, and at 0 vs N persons.
+
+Prints anonymous and linked registrations per second as ratios of the bare app's POST rate
+(target >= 0.4 on SQLite), then fills the registry with N persons through the service layer
+and measures linked registration again (target: rate at N >= 0.9 x rate at 0).
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+from common import ROOT, Instance, alternate, free_port, gunicorn, workers, wrk
+from iins import random_iin
+
+LUA = os.path.join(os.path.dirname(__file__), "lua")
+
+
+def fill(instance: Instance, clinic_id: int, persons: int, seed: int = 7) -> float:
+    """Register `persons` linked patients through the service layer; return seconds taken."""
+    os.environ.update({k: v for k, v in instance.env.items() if k.startswith("REGISTRY_")})
+    sys.path.insert(0, str(ROOT))
+    from registry import create_app
+    from registry.extensions import db
+    from registry.patients.services import register_linked
+
+    app = create_app()
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    with app.app_context():
+        done = 0
+        while done < persons:
+            batch = min(2000, persons - done)
+            for _ in range(batch):
+                register_linked(clinic_id, {"iin": random_iin(rng)})
+            db.session.commit()
+            done += batch
+            if done % 100_000 == 0:
+                print(
+                    f"  filled {done:,} persons ({time.perf_counter() - started:.0f} s)", flush=True
+                )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Measure and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--persons", type=int, default=1_000_000, help="fill size; 0 skips")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    options = parser.parse_args()
+
+    instance = Instance(options.database_url)
+    seeded = json.loads(instance.cli("demo", "--json"))
+    clinician = next(u for u in seeded["users"] if u["roles"] == ["clinician"])
+    env = {**os.environ, "WRK_TOKEN": clinician["token"]}
+    os.environ.update(env)
+    count = workers()
+    anonymous = os.path.join(LUA, "post_json.lua")
+    linked = os.path.join(LUA, "linked_registration.lua")
+    try:
+        with (
+            gunicorn("wsgi:app", instance.env, free_port(), count) as full,
+            gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare,
+        ):
+            os.environ["WRK_BODY"] = '{"mode": "anonymous"}'
+            runs = {
+                "bare": lambda: wrk(bare + "/", options.seconds, script=anonymous),
+                "anonymous": lambda: wrk(
+                    full + "/api/v1/patients", options.seconds, script=anonymous
+                ),
+                "linked": lambda: wrk(full + "/api/v1/patients", options.seconds, script=linked),
+            }
+            medians = alternate(runs, options.rounds)
+            report(medians, count, options.database_url)
+            if options.persons:
+                seconds = fill(instance, clinician["clinic_id"], options.persons)
+                print(
+                    f"filled {options.persons:,} persons through the service layer "
+                    f"in {seconds:.0f} s"
+                )
+                after = alternate({"linked": runs["linked"], "bare": runs["bare"]}, options.rounds)
+                scale = after["linked"] / medians["linked"]
+                print(
+                    f"linked at {options.persons:,} persons {after['linked']:8.0f} req/s; "
+                    f"at 0: {medians['linked']:8.0f} req/s; ratio {scale:.2f} "
+                    f"(target >= 0.9) {'OK' if scale >= 0.9 else 'BELOW TARGET'}"
+                )
+                print(
+                    f"  (bare app meanwhile: {after['bare']:.0f} req/s, "
+                    f"before: {medians['bare']:.0f})"
+                )
+    finally:
+        instance.cleanup()
+
+
+def report(medians: dict, count: int, database_url: str) -> None:
+    """Print the rates and ratios of the first measurement."""
+    print(f"workers: {count}, database: {database_url or 'sqlite'}")
+    print(f"bare Flask POST /                 {medians['bare']:8.0f} req/s")
+    for name in ("anonymous", "linked"):
+        ratio = medians[name] / medians["bare"]
+        print(
+            f"{name:<9} registration       {medians[name]:8.0f} req/s  ratio {ratio:.2f} "
+            f"(target >= 0.4) {'OK' if ratio >= 0.4 else 'BELOW TARGET'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
