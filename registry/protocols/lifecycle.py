@@ -12,6 +12,7 @@ from registry import clock
 from registry.audit.log import record
 from registry.errors import AuditNote, Conflict, Forbidden, NotFound, ValidationFailed
 from registry.extensions import db
+from registry.protocols.compiled import CompiledProtocol, compile_protocol
 from registry.protocols.diff import diff_documents
 from registry.protocols.document import (
     DocumentError,
@@ -271,6 +272,32 @@ def retire(key: str, n: int) -> ProtocolVersion:
         raise Conflict(f"only the active version can be retired; this one is {version.status}")
     _retire(version)
     return version
+
+
+def active_version(key: str) -> ProtocolVersion:
+    """Return the active version of a protocol, which new episodes are pinned to."""
+    version = _active(_protocol(key))
+    if version is None:
+        raise Conflict("the protocol has no active version")
+    return version
+
+
+# Compiled rules of versions that can no longer change, by (key, n, document hash).
+_COMPILED: dict[tuple[str, int, str], CompiledProtocol] = {}
+_COMPILED_LIMIT = 64
+
+
+def compiled(version: ProtocolVersion) -> CompiledProtocol:
+    """Return the rule engine's compiled form of a version, cached once it is immutable."""
+    if version.status == Status.DRAFT:
+        return compile_protocol(version.served_document())
+    cache_key = (version.key, version.n, version.document_hash)
+    found = _COMPILED.get(cache_key)
+    if found is None:
+        if len(_COMPILED) >= _COMPILED_LIMIT:
+            _COMPILED.clear()
+        found = _COMPILED[cache_key] = compile_protocol(version.served_document())
+    return found
 
 
 def diff_versions(key: str, old: int, new: int) -> dict[str, Any]:

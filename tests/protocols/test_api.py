@@ -477,3 +477,26 @@ def test_a_refused_action_changes_nothing(client, session, doc, author, reviewer
     assert client.post(url(1, "publish"), headers=reviewer[1]).status_code == 409
     assert _entries(session, start) == []
     assert ok(client.get(url(1), headers=author[1]))["status"] == "draft"
+
+
+# What the episodes work builds on.
+
+
+def test_the_active_version_and_its_compiled_rules(client, session, doc, author, active):
+    from registry.protocols import CompiledProtocol
+    from registry.protocols.lifecycle import active_version, compiled
+
+    version = active_version(KEY)
+    assert (version.n, version.status) == (1, "active")
+    rules = compiled(version)
+    assert isinstance(rules, CompiledProtocol)
+    assert compiled(active_version(KEY)) is rules  # immutable versions compile once
+
+
+def test_a_protocol_without_an_active_version_starts_no_episode(client, doc, author):
+    from registry.errors import Conflict
+    from registry.protocols.lifecycle import active_version
+
+    draft(client, author[1], doc)
+    with pytest.raises(Conflict):
+        active_version(KEY)
