@@ -6,6 +6,9 @@ from flask import g, has_app_context
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import Pool
+
+from registry.sqlite_writers import writer_queue
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -61,16 +64,67 @@ def _in_read_only_request() -> bool:
     return has_app_context() and bool(g.get("read_only"))
 
 
+_WRITER = "sqlite_writer"  # key in the connection record's info while it holds the queue
+WRITER_TIMEOUT_SECONDS = 30
+
+
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection) -> None:
     """Begin SQLite transactions that may write with the write lock already held."""
     if connection.dialect.name != "sqlite":
         return
+    driver = connection.connection.driver_connection  # skips SQLAlchemy's overhead
+    if _in_read_only_request() or connection.engine.url.database in (None, "", ":memory:"):
+        # Read-only requests skip the lock, so readers never queue behind writers.
+        driver.execute("BEGIN")
+        return
     # A deferred transaction that reads, then writes after another writer committed, fails
-    # at once with SQLITE_BUSY (busy_timeout cannot help); IMMEDIATE waits for the lock
-    # instead. Read-only requests skip the lock, so readers never queue behind writers.
-    statement = "BEGIN" if _in_read_only_request() else "BEGIN IMMEDIATE"
-    connection.connection.driver_connection.execute(statement)  # skips SQLAlchemy's overhead
+    # at once with SQLITE_BUSY (busy_timeout cannot help): take the write lock at BEGIN,
+    # queued behind other writers on kernel locks (see registry.sqlite_writers).
+    queue = writer_queue(connection.engine.url.database)
+    queue.acquire(WRITER_TIMEOUT_SECONDS)
+    connection.info[_WRITER] = queue
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        connection.info.pop(_WRITER).release()
+        raise
+
+
+def _end_sqlite(connection, statement: str) -> None:
+    """End the transaction ourselves, then let the next writer in (the driver's end is a no-op)."""
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    try:
+        if driver.in_transaction:
+            driver.execute(statement)
+    finally:
+        queue = connection.info.pop(_WRITER, None)
+        if queue is not None:
+            queue.release()
+
+
+@event.listens_for(Engine, "commit")
+def _commit_sqlite(connection) -> None:
+    """Commit, then release the writer queue at once."""
+    _end_sqlite(connection, "COMMIT")
+
+
+@event.listens_for(Engine, "rollback")
+def _rollback_sqlite(connection) -> None:
+    """Roll back, then release the writer queue at once."""
+    _end_sqlite(connection, "ROLLBACK")
+
+
+@event.listens_for(Pool, "checkin")
+def _release_forgotten_writer(dbapi_connection, record) -> None:
+    """Never return a connection to the pool while it still holds the writer queue."""
+    queue = record.info.pop(_WRITER, None) if record is not None else None
+    if queue is not None:
+        if isinstance(dbapi_connection, sqlite3.Connection) and dbapi_connection.in_transaction:
+            dbapi_connection.execute("ROLLBACK")
+        queue.release()
 
 
 @event.listens_for(Session, "before_flush")

@@ -1,0 +1,110 @@
+"""Bookings per second through gunicorn vs the bare Flask app's POSTs (target >= 0.3).
+
+Proof-of-work difficulty and abuse caps are set low/high for the benchmark through settings;
+challenges are fetched and solved before the timed part, since a browser solves them there.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from common import Instance, alternate, free_port, gunicorn, workers, wrk
+
+LUA = os.path.join(os.path.dirname(__file__), "lua")
+BENCH_SETTINGS = {
+    "REGISTRY_ALTCHA_MAX_NUMBER": "10",
+    "REGISTRY_BOOKINGS_PER_CLIENT": "100000000",
+    "REGISTRY_CHALLENGE_LIMIT": "100000000 per minute",
+    "REGISTRY_BOOKING_LIMIT": "100000000 per minute",
+    "REGISTRY_PUBLIC_READ_LIMIT": "100000000 per minute",
+}
+
+
+def call(base: str, method: str, path: str, token: str = "", body: dict | None = None):
+    """Send one JSON request and return the decoded answer."""
+    request = urllib.request.Request(base + path, method=method,
+                                     data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
+        return json.loads(answer.read())
+
+
+def make_slots(base: str, manager: dict, count: int) -> list[int]:
+    """Create `count` slots of 1,000 places each at the manager's clinic."""
+    clinic = manager["clinic_id"]
+    service = call(base, "GET", f"/api/v1/clinics/{clinic}/services", manager["token"])[0]
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    ids = []
+    for i in range(count):
+        slots = call(base, "POST", f"/api/v1/clinics/{clinic}/slots", manager["token"], {
+            "service_id": service["id"], "capacity": 1000,
+            "starts_at": (start + timedelta(hours=i)).isoformat()})
+        ids.append(slots[0]["id"])
+    return ids
+
+
+def solved_payloads(base: str, slots: list[int], count: int, path: str) -> None:
+    """Fetch and solve `count` challenges; write 'slot payload' lines to `path`."""
+    from registry.access.pow import solve
+
+    def one(i: int) -> str:
+        return f"{slots[i % len(slots)]} {solve(call(base, 'GET', '/api/v1/public/challenge'))}"
+
+    with ThreadPoolExecutor(8) as pool, open(path, "w") as out:
+        out.writelines(line + "\n" for line in pool.map(one, range(count)))
+
+
+def main() -> None:
+    """Measure and print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bookings", type=int, default=6000, help="challenges per round")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    options = parser.parse_args()
+
+    os.environ.update(BENCH_SETTINGS)
+    instance = Instance(options.database_url)
+    seeded = json.loads(instance.cli("demo", "--json"))
+    manager = next(u for u in seeded["users"] if u["roles"] == ["clinic_admin"])
+    count = workers()
+    payloads = tempfile.mkdtemp(prefix="registry-bench-payloads-")
+    try:
+        with gunicorn("wsgi:app", instance.env, free_port(), count) as full, \
+                gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare:
+            slots = make_slots(full, manager, max(10, options.bookings * options.rounds // 900))
+            rounds = iter(range(options.rounds))
+
+            def book() -> float:
+                path = os.path.join(payloads, f"round-{next(rounds)}.txt")
+                solved_payloads(full, slots, options.bookings, path)
+                os.environ["WRK_PAYLOADS"] = path
+                return wrk(full + "/api/v1/public/bookings", options.seconds,
+                           script=os.path.join(LUA, "bookings.lua"))
+
+            sample = '{"slot_id": 12345, "altcha": "' + "x" * 200 + '"}'
+            os.environ["WRK_BODY"] = sample
+
+            medians = alternate({
+                "bare": lambda: wrk(bare + "/", options.seconds,
+                                    script=os.path.join(LUA, "post_json.lua")),
+                "booking": book,
+            }, options.rounds)
+    finally:
+        instance.cleanup()
+    ratio = medians["booking"] / medians["bare"]
+    print(f"workers: {count}, database: {options.database_url or 'sqlite'}, "
+          f"proof of work max number {BENCH_SETTINGS['REGISTRY_ALTCHA_MAX_NUMBER']}")
+    print(f"bare Flask POST /                 {medians['bare']:8.0f} req/s")
+    print(f"bookings (POST /public/bookings)  {medians['booking']:8.0f} req/s  ratio {ratio:.2f} "
+          f"(target >= 0.3) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+-- POST one booking per pre-solved challenge (single use), spread over the benchmark's slots.
+-- WRK_PAYLOADS names a file of "slot_id altcha_payload" lines; each thread takes every n-th.
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+local threads, counter = {}, 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  lines, next_line = {}, 1
+  local n, i = #threads > 0 and #threads or 2, 0
+  for line in io.lines(os.getenv("WRK_PAYLOADS")) do
+    if i % 2 == id then table.insert(lines, line) end
+    i = i + 1
+  end
+end
+
+function request()
+  local line = lines[next_line]
+  if line == nil then
+    wrk.thread:stop()
+    return wrk.format(nil, "/healthz", {}, nil)
+  end
+  next_line = next_line + 1
+  local slot, payload = line:match("^(%d+) (.+)$")
+  return wrk.format(nil, nil, nil, '{"slot_id":' .. slot .. ',"altcha":"' .. payload .. '"}')
+end
