@@ -26,12 +26,13 @@ BENCH_SETTINGS = {
 
 def call(base: str, method: str, path: str, token: str = "", body: dict | None = None):
     """Send one JSON request and return the decoded answer."""
-    request = urllib.request.Request(base + path, method=method,
-                                     data=json.dumps(body).encode() if body else None)
+    request = urllib.request.Request(
+        base + path, method=method, data=json.dumps(body).encode() if body else None
+    )
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
 
 
@@ -42,9 +43,17 @@ def make_slots(base: str, manager: dict, count: int) -> list[int]:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     ids = []
     for i in range(count):
-        slots = call(base, "POST", f"/api/v1/clinics/{clinic}/slots", manager["token"], {
-            "service_id": service["id"], "capacity": 1000,
-            "starts_at": (start + timedelta(hours=i)).isoformat()})
+        slots = call(
+            base,
+            "POST",
+            f"/api/v1/clinics/{clinic}/slots",
+            manager["token"],
+            {
+                "service_id": service["id"],
+                "capacity": 1000,
+                "starts_at": (start + timedelta(hours=i)).isoformat(),
+            },
+        )
         ids.append(slots[0]["id"])
     return ids
 
@@ -76,8 +85,10 @@ def main() -> None:
     count = workers()
     payloads = tempfile.mkdtemp(prefix="registry-bench-payloads-")
     try:
-        with gunicorn("wsgi:app", instance.env, free_port(), count) as full, \
-                gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare:
+        with (
+            gunicorn("wsgi:app", instance.env, free_port(), count) as full,
+            gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare,
+        ):
             slots = make_slots(full, manager, max(10, options.bookings * options.rounds // 900))
             rounds = iter(range(options.rounds))
 
@@ -85,25 +96,36 @@ def main() -> None:
                 path = os.path.join(payloads, f"round-{next(rounds)}.txt")
                 solved_payloads(full, slots, options.bookings, path)
                 os.environ["WRK_PAYLOADS"] = path
-                return wrk(full + "/api/v1/public/bookings", options.seconds,
-                           script=os.path.join(LUA, "bookings.lua"))
+                return wrk(
+                    full + "/api/v1/public/bookings",
+                    options.seconds,
+                    script=os.path.join(LUA, "bookings.lua"),
+                )
 
             sample = '{"slot_id": 12345, "altcha": "' + "x" * 200 + '"}'
             os.environ["WRK_BODY"] = sample
 
-            medians = alternate({
-                "bare": lambda: wrk(bare + "/", options.seconds,
-                                    script=os.path.join(LUA, "post_json.lua")),
-                "booking": book,
-            }, options.rounds)
+            medians = alternate(
+                {
+                    "bare": lambda: wrk(
+                        bare + "/", options.seconds, script=os.path.join(LUA, "post_json.lua")
+                    ),
+                    "booking": book,
+                },
+                options.rounds,
+            )
     finally:
         instance.cleanup()
     ratio = medians["booking"] / medians["bare"]
-    print(f"workers: {count}, database: {options.database_url or 'sqlite'}, "
-          f"proof of work max number {BENCH_SETTINGS['REGISTRY_ALTCHA_MAX_NUMBER']}")
+    print(
+        f"workers: {count}, database: {options.database_url or 'sqlite'}, "
+        f"proof of work max number {BENCH_SETTINGS['REGISTRY_ALTCHA_MAX_NUMBER']}"
+    )
     print(f"bare Flask POST /                 {medians['bare']:8.0f} req/s")
-    print(f"bookings (POST /public/bookings)  {medians['booking']:8.0f} req/s  ratio {ratio:.2f} "
-          f"(target >= 0.3) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}")
+    print(
+        f"bookings (POST /public/bookings)  {medians['booking']:8.0f} req/s  ratio {ratio:.2f} "
+        f"(target >= 0.3) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}"
+    )
 
 
 if __name__ == "__main__":
