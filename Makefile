@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser bench lint format install clean translations
+.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean translations
 
 install: $(STAMP)
 
@@ -43,7 +43,17 @@ translations: $(STAMP)
 
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/http_overhead.py
+	cd bench && ../$(BIN)/python http_overhead.py
+	cd bench && ../$(BIN)/python registration.py --persons 100000
+	cd bench && ../$(BIN)/python booking.py
+	cd bench && ../$(BIN)/python episodes.py
+	cd bench && ../$(BIN)/python rules.py
+	cd bench && ../$(BIN)/python stats.py
+
+# The scale check of issue "Patients": linked registration at 0 and at 1,000,000 persons.
+bench-scale: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	cd bench && ../$(BIN)/python registration.py --persons 1000000
 
 lint: $(STAMP)
 	$(BIN)/ruff check registry tests bench wsgi.py gunicorn.conf.py
