@@ -41,9 +41,22 @@ class Instance:
             "REGISTRY_INSTANCE_PATH": str(self.path / "instance"),
             "GUNICORN_ACCESSLOG": str(self.path / "access.log"),
         }
+        self._server, self._database = None, None
         if database_url:
-            self.env["REGISTRY_DATABASE_URL"] = database_url
+            self.env["REGISTRY_DATABASE_URL"] = self._new_database(database_url)
         self.cli("init")
+
+    def _new_database(self, server_url: str) -> str:
+        """Create a fresh database on the PostgreSQL server the URL names; return its URL."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(server_url)
+        self._database = f"registry_bench_{os.getpid()}_{int(time.time())}"
+        self._server = create_engine(url, isolation_level="AUTOCOMMIT")
+        with self._server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self._database}"'))
+        return url.set(database=self._database).render_as_string(hide_password=False)
 
     def cli(self, *args: str) -> str:
         """Run a registry command and return its output."""
@@ -67,8 +80,14 @@ class Instance:
         return json.loads(self.cli(*args))
 
     def cleanup(self) -> None:
-        """Remove the temporary folder."""
+        """Remove the temporary folder (and the benchmark's database)."""
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._server is not None:
+            from sqlalchemy import text
+
+            with self._server.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)'))
+            self._server.dispose()
 
 
 @contextlib.contextmanager

@@ -31,7 +31,9 @@ def engine_options(uri: str) -> dict:
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     return {
-        "pool_pre_ping": True,
+        # No ping per checkout (a round trip on every request): a connection lost in a database
+        # restart fails its request with 503 once, and SQLAlchemy then renews the whole pool.
+        "pool_pre_ping": False,
         "pool_size": 5,
         "max_overflow": 5,
         "pool_timeout": 5,
