@@ -309,7 +309,7 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         recorded_at=clock.now(),
     )
     db.session.add(row)
-    if history and history[-1].day > day:  # backdated: later events must be folded again
+    if history and history[-1].day > event.day:  # backdated: later events must be folded again
         state = fold(protocol, episode, _merged(history, event))
     else:
         state.apply(event, force=True)
