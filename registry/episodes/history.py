@@ -10,8 +10,16 @@ from sqlalchemy import select
 from registry import clock
 from registry.episodes.models import Episode, EpisodeEvent
 from registry.extensions import db
-from registry.protocols import CompiledProtocol, EpisodeState, Event, Violation, compliance_of
+from registry.protocols import (
+    CompiledProtocol,
+    EpisodeState,
+    Event,
+    Violation,
+    compile_protocol,
+    compliance_of,
+)
 from registry.protocols.model import Compliance
+from registry.protocols.models import ProtocolVersion
 
 DEFAULT_ZONE = "Asia/Almaty"
 
@@ -53,6 +61,54 @@ def active(rows: Sequence[EpisodeEvent]) -> list[EpisodeEvent]:
 def engine_event(row: EpisodeEvent) -> Event:
     """Return the engine's view of a stored event."""
     return Event(row.type, row.day, row.payload or {})
+
+
+# Compiled versions by (id, document hash): episodes pin published versions, which never
+# change, so each is validated and compiled once per process instead of once per request.
+_COMPILED: dict[tuple[int, str], CompiledProtocol] = {}
+_COMPILED_MAX = 64
+
+
+def compiled_version(version: ProtocolVersion) -> CompiledProtocol:
+    """Return the engine's form of a loaded version, compiling it once per process."""
+    key = (version.id, version.document_hash)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = compile_protocol(version.document)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = found
+    return found
+
+
+def protocol_of(version_id: int) -> CompiledProtocol:
+    """Return the engine's form of a version by id, loading its document only when needed."""
+    digest = db.session.execute(
+        select(ProtocolVersion.document_hash).where(ProtocolVersion.id == version_id)
+    ).scalar_one()
+    found = _COMPILED.get((version_id, digest))
+    return (
+        found
+        if found is not None
+        else compiled_version(db.session.get(ProtocolVersion, version_id))
+    )
+
+
+def event_facts(episode_id: int) -> list:
+    """Return what the engine needs of an episode's events, as light rows in (day, id) order."""
+    return list(
+        db.session.execute(
+            select(
+                EpisodeEvent.id,
+                EpisodeEvent.type,
+                EpisodeEvent.day,
+                EpisodeEvent.payload,
+                EpisodeEvent.supersedes_id,
+            )
+            .where(EpisodeEvent.episode_id == episode_id)
+            .order_by(EpisodeEvent.day, EpisodeEvent.id)
+        ).all()
+    )
 
 
 def event_rows(episode_id: int) -> list[EpisodeEvent]:

@@ -4,12 +4,18 @@ from flask import Flask
 from sqlalchemy import delete, select
 
 from registry.access.models import Clinic
-from registry.episodes.history import active, engine_event, fold, refresh, rows_by_episode, zone
+from registry.episodes.history import (
+    active,
+    engine_event,
+    fold,
+    protocol_of,
+    refresh,
+    rows_by_episode,
+    zone,
+)
 from registry.episodes.history import today as clinic_today
 from registry.episodes.models import ComplianceFlag, Episode, EpisodeStatus
-from registry.episodes.services import compiled_version
 from registry.extensions import db
-from registry.protocols.models import ProtocolVersion
 
 BATCH = 500
 
@@ -39,7 +45,7 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
 
 def _flag(episode: Episode, timezone: str | None, rows: list) -> int:
     on = clinic_today(zone(timezone))
-    protocol = compiled_version(db.session.get(ProtocolVersion, episode.protocol_version_id))
+    protocol = protocol_of(episode.protocol_version_id)
     state = fold(protocol, episode, [engine_event(r) for r in active(rows)], until=on)
     found = refresh(episode, state, on)
     # Idempotent per day: a rerun of the same day replaces that day's flags.

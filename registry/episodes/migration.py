@@ -8,6 +8,7 @@ from registry.access.models import Clinic
 from registry.audit.log import record
 from registry.episodes.history import (
     active,
+    compiled_version,
     engine_event,
     fold,
     refresh,
@@ -17,7 +18,6 @@ from registry.episodes.history import (
     zone,
 )
 from registry.episodes.models import Episode, EpisodeMigration, EpisodeStatus
-from registry.episodes.services import compiled_version
 from registry.errors import AuditNote, Conflict, NotFound, ValidationFailed
 from registry.extensions import db
 from registry.protocols import compliance_of

@@ -16,11 +16,14 @@ from registry.episodes.history import (
     active,
     as_aware,
     blocking,
+    compiled_version,
     engine_event,
+    event_facts,
     event_rows,
     fold,
     local_day,
     noon,
+    protocol_of,
     refresh,
     today,
     violation_dict,
@@ -43,7 +46,6 @@ from registry.protocols import (
     CompiledProtocol,
     Event,
     check_eligibility,
-    compile_protocol,
     compliance_of,
 )
 from registry.protocols.model import EpisodeHistory, Violation
@@ -85,11 +87,6 @@ class Opened:
 def is_oat(protocol: CompiledProtocol) -> bool:
     """Tell whether a protocol is opioid agonist treatment: it excludes OST elsewhere."""
     return any(e.condition == OST_CONDITION for e in protocol.exclusions)
-
-
-def compiled_version(version: ProtocolVersion) -> CompiledProtocol:
-    """Return the engine's form of a stored version (cached per loaded document)."""
-    return compile_protocol(version.document)
 
 
 def _active_version(key: str) -> ProtocolVersion:
@@ -278,12 +275,12 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         )
     tz = zone(_clinic(clinic_id).timezone)
     moment, day = _event_day(episode, tz, data.get("occurred_at"), "occurred_at")
-    rows = event_rows(episode.id)
+    rows = event_facts(episode.id)
     replaced = None
     if data.get("supersedes") is not None:
         replaced = _superseded(episode, rows, data["supersedes"], data["type"])
     history = [engine_event(row) for row in active(rows) if row is not replaced]
-    protocol = compiled_version(db.session.get(ProtocolVersion, episode.protocol_version_id))
+    protocol = protocol_of(episode.protocol_version_id)
     _remember_kinds(protocol)
     event = Event(data["type"], day, data.get("payload") or {})
     state = fold(protocol, episode, history, until=day)
@@ -345,11 +342,11 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
         raise ValidationFailed(errors={"discharged_on": ["must not be in the future"]})
     if on < episode.admitted_on:
         raise ValidationFailed(errors={"discharged_on": ["must not be before the admission date"]})
-    rows = active(event_rows(episode.id))
+    rows = active(event_facts(episode.id))
     if rows and rows[-1].day > on:
         raise ValidationFailed(errors={"discharged_on": ["events were recorded after this date"]})
     history = [engine_event(row) for row in rows]
-    protocol = compiled_version(db.session.get(ProtocolVersion, episode.protocol_version_id))
+    protocol = protocol_of(episode.protocol_version_id)
     _remember_kinds(protocol)
     moment = noon(on, tz) if on < today(tz) else clock.now()
     assessment = None
@@ -573,6 +570,6 @@ def episode_compliance(clinic_id: int, ref: str) -> dict[str, Any]:
     episode = episode_for(clinic_id, ref, "episode.compliance")
     tz = zone(_clinic(clinic_id).timezone)
     version = db.session.get(ProtocolVersion, episode.protocol_version_id)
-    found = _compliance(episode, version, event_rows(episode.id), today(tz))
+    found = _compliance(episode, version, event_facts(episode.id), today(tz))
     record("episode.compliance", "episode", episode.ref)
     return {"id": episode.ref, "status": episode.status, **found}
