@@ -2,7 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -249,6 +249,7 @@ def _event_day(episode: Episode, tz, occurred_at: datetime | None, field: str) -
     if moment > now + skew:
         raise ValidationFailed(errors={field: ["must not be in the future"]})
     day = local_day(moment, tz)
+    moment = moment.astimezone(UTC)
     if day < episode.admitted_on:
         raise ValidationFailed(errors={field: ["must not be before the admission date"]})
     return moment, day
@@ -348,7 +349,7 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
     history = [engine_event(row) for row in rows]
     protocol = protocol_of(episode.protocol_version_id)
     _remember_kinds(protocol)
-    moment = noon(on, tz) if on < today(tz) else clock.now()
+    moment = noon(on, tz).astimezone(UTC) if on < today(tz) else clock.now()
     assessment = None
     if data.get("assessment") is not None:
         assessment = Event("assessment", on, data["assessment"])

@@ -113,3 +113,15 @@ def test_migration_only_moves_to_the_active_later_version(client, make_user, shi
         == 404
     )
     assert client.post(url, headers=admin, json={"from": "1", "to": 2}).status_code == 422
+
+
+def test_migration_refuses_a_version_that_is_not_active(client, session, make_user, shipped):
+    author, _ = make_user("protocol_admin")
+    doc = copy.deepcopy(lifecycle.get_version("methadone_oat", 1).document)
+    lifecycle.create_draft(author.id, doc, key="methadone_oat")
+    session.flush()
+    admin = bearer(make_user("protocol_admin")[1])
+    answer = client.post(
+        "/api/v1/protocols/methadone_oat/migrations", headers=admin, json={"from": 1, "to": 2}
+    )
+    assert answer.status_code == 409
