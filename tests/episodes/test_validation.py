@@ -62,6 +62,7 @@ def test_bad_admission_records_name_the_field(
         ({"protocol": "no_such_protocol"}, "protocol"),
         ({"admitted_on": (TODAY + timedelta(days=1)).isoformat()}, "admitted_on"),
         ({"admitted_on": "yesterday"}, "admitted_on"),
+        ({"admitted_on": "0001-01-01"}, "admitted_on"),
         ({"diagnosis_icd11": "6C99"}, "diagnosis_icd11"),
         ({"admission": None}, "admission"),
     ],
@@ -137,6 +138,8 @@ DOSE = {"medication": "methadone", "amount": 20, "unit": "mg"}
         ({"type": "dose", "payload": {"medication": "methadone", "unit": "mg"}}, "payload.amount"),
         ({"type": "dose", "payload": {**DOSE, "colour": "red"}}, "payload.colour"),
         ({"type": "dose", "payload": DOSE, "occurred_at": "soon"}, "occurred_at"),
+        ({"type": "dose", "payload": DOSE, "occurred_at": "0001-01-01T00:00:00"}, "occurred_at"),
+        ({"type": "dose", "payload": [1, 2]}, "payload"),
         ({"type": "visit", "payload": {"note": "free text"}}, "payload.note"),
         ({"type": "screen", "payload": {"results": {"opioids": "maybe"}}}, "payload.results"),
         ({"type": "screen", "payload": {}}, "payload.results"),
@@ -310,3 +313,26 @@ def test_corrections_supersede_and_keep_both(client, methadone_episode):
     assert kind.status_code == 422 and "supersedes" in kind.json["errors"]
     timeline = client.get(f"/api/v1/episodes/{ref}", headers=headers).json["timeline"]
     assert [e["superseded_by"] for e in timeline] == [fixed.json["id"], None, None]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_doses_are_refused(client, session, methadone_episode, number):
+    headers, ref = methadone_episode
+    before = counts(session)
+    dose = '"medication": "methadone", "unit": "mg", "amount": ' + number
+    raw = '{"type": "dose", "payload": {' + dose + "}}"
+    answer = client.post(
+        f"/api/v1/episodes/{ref}/events",
+        headers={**headers, "Content-Type": "application/json"},
+        data=raw,
+    )
+    assert answer.status_code in (400, 422), answer.get_data(as_text=True)
+    assert counts(session) == before
+
+
+def test_take_home_doses_follow_the_protocol_schedule(client, methadone_episode):
+    headers, ref = methadone_episode
+    body = {"type": "take_home", "payload": {"medication": "methadone", "doses": 1}}
+    answer = client.post(f"/api/v1/episodes/{ref}/events", headers=headers, json=body)
+    assert answer.status_code == 422
+    assert [v["rule_id"] for v in answer.json["violations"]] == ["methadone.take_home"]

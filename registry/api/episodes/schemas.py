@@ -1,6 +1,8 @@
 """Schemas of the episode endpoints: admission record, events, discharge, reads."""
 
+import math
 import re
+from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -10,6 +12,7 @@ from registry.protocols.compiled import REASON_LABELS
 _REASON = "override reason: why the protocol is not followed (no names or identifiers)"
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a valid code.")
 _ICD11 = re.compile(r"^6C4[0-9A-H](\.[0-9A-Z]{1,2})?$")
+EARLIEST_YEAR = 1900
 EVENT_TYPES = ("dose", "take_home", "visit", "screen", "review", "assessment", "stage_change")
 
 
@@ -48,12 +51,21 @@ class Year(fields.Integer):
 
 
 class Number(fields.Float):
-    """A JSON number (not a string, not a boolean)."""
+    """A finite JSON number (not a string, not a boolean, not NaN or Infinity)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValidationError("Not a valid number.")
+        if not math.isfinite(value):
+            raise ValidationError("Not a finite number.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _modern(value: date) -> bool:
+    """Refuse dates before 1900 (typos such as 0202), which no clinic record can have."""
+    if value.year < EARLIEST_YEAR:
+        raise ValidationError(f"must not be before {EARLIEST_YEAR}")
+    return True
 
 
 def _admission_fields() -> dict[str, fields.Field]:
@@ -116,7 +128,9 @@ class EpisodeInSchema(Schema):
         validate=validate.Regexp(_ICD11, error="Not an ICD-11 code of 6C40-6C4H."),
         allow_none=True,
     )
-    admitted_on = fields.Date(required=True, metadata={"description": "Clinic calendar day."})
+    admitted_on = fields.Date(
+        required=True, validate=_modern, metadata={"description": "Clinic calendar day."}
+    )
     admission = fields.Nested(AdmissionSchema, required=True)
     override_reason = fields.String(
         validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
@@ -209,7 +223,8 @@ class EventInSchema(Schema):
 
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
     occurred_at = fields.DateTime(
-        metadata={"description": "Default now; without an offset it is clinic local time."}
+        validate=_modern,
+        metadata={"description": "Default now; without an offset it is clinic local time."},
     )
     payload = fields.Dict(load_default=dict)
     supersedes = fields.Integer(strict=True, validate=validate.Range(min=1))
@@ -231,7 +246,9 @@ class DischargeInSchema(Schema):
     """Discharge an episode: reason, day, and the exit outcome assessment where required."""
 
     reason = fields.String(required=True, validate=validate.OneOf(sorted(REASON_LABELS)))
-    discharged_on = fields.Date(metadata={"description": "Clinic calendar day; default today."})
+    discharged_on = fields.Date(
+        validate=_modern, metadata={"description": "Clinic calendar day; default today."}
+    )
     assessment = fields.Nested(AssessmentPayload, allow_none=True)
     override_reason = fields.String(
         validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
