@@ -118,29 +118,25 @@ def _clinic(clinic_id: int) -> Clinic:
     return clinic
 
 
-def _refused(violations: list[Violation], detail: str, cls=RuleViolation, **kwargs):
+def _refused(
+    protocol: CompiledProtocol,
+    violations: list[Violation],
+    detail: str,
+    cls: type[RuleViolation] | type[Conflict] = RuleViolation,
+    **kwargs,
+):
+    """Build the refusal: errors map the request field each rule is about to rule ids."""
     errors: dict[str, list[str]] = {}
     for v in violations:
-        rule = _rule_kind(v)
-        errors.setdefault(RULE_FIELDS.get(rule, "_rules"), []).append(v.rule_id)
+        rule = protocol.rules.get(v.rule_id)
+        field = RULE_FIELDS.get(rule.kind if rule else "", "_rules")
+        errors.setdefault(field, []).append(v.rule_id)
     return cls(
         detail,
         errors=errors if cls is RuleViolation else None,
         extra={"violations": [violation_dict(v) for v in violations]},
         **kwargs,
     )
-
-
-_KINDS: dict[str, str] = {}
-
-
-def _rule_kind(violation: Violation) -> str:
-    return _KINDS.get(violation.rule_id, "")
-
-
-def _remember_kinds(protocol: CompiledProtocol) -> None:
-    for rule in protocol.rules.values():
-        _KINDS.setdefault(rule.id, rule.kind)
 
 
 # -- open --------------------------------------------------------------------------------------
@@ -170,7 +166,6 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Opened:
         raise ValidationFailed(errors={"admitted_on": ["must not be in the future"]})
     version = _active_version(data["protocol"])
     protocol = compiled_version(version)
-    _remember_kinds(protocol)
     oat = is_oat(protocol)
     admission = data["admission"]
     age = _age(admitted_on, admission)
@@ -181,6 +176,7 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Opened:
     if ost:
         # Never overridable: the answer says only that OAT is active elsewhere, never where.
         raise _refused(
+            protocol,
             ost,
             "the person is in opioid agonist treatment at another clinic",
             Conflict,
@@ -188,7 +184,7 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Opened:
         )
     errors = [v for v in found if blocking(v)]
     if errors and not data.get("override_reason"):
-        raise _refused(errors, "the patient is not eligible for this protocol")
+        raise _refused(protocol, errors, "the patient is not eligible for this protocol")
     if _open_here(person.id, clinic_id, protocol.key):
         raise Conflict(
             "the patient already has an open episode of this protocol here",
@@ -282,7 +278,6 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         replaced = _superseded(episode, rows, data["supersedes"], data["type"])
     history = [engine_event(row) for row in active(rows) if row is not replaced]
     protocol = protocol_of(episode.protocol_version_id)
-    _remember_kinds(protocol)
     event = Event(data["type"], day, data.get("payload") or {})
     state = fold(protocol, episode, history, until=day)
     found = state.check(event)
@@ -290,6 +285,7 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
     override = data.get("override_reason")
     if errors and not override:
         raise _refused(
+            protocol,
             errors,
             "the event breaks the protocol",
             audit=AuditNote("episode.event", "episode", episode.ref),
@@ -348,7 +344,6 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
         raise ValidationFailed(errors={"discharged_on": ["events were recorded after this date"]})
     history = [engine_event(row) for row in rows]
     protocol = protocol_of(episode.protocol_version_id)
-    _remember_kinds(protocol)
     moment = noon(on, tz).astimezone(UTC) if on < today(tz) else clock.now()
     assessment = None
     if data.get("assessment") is not None:
@@ -361,6 +356,7 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
     override = data.get("override_reason")
     if errors and not override:
         raise _refused(
+            protocol,
             errors,
             "the discharge breaks the protocol",
             audit=AuditNote("episode.discharge", "episode", episode.ref),
