@@ -79,6 +79,9 @@ class Episode(db.Model):
     # The last day nothing is overdue (clinic calendar); None when nothing is ever due.
     overdue_after: Mapped[date | None] = mapped_column(Date)
     override_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What the eligibility check found at admission, and why an error was overridden.
+    admission_violations: Mapped[list] = mapped_column(JSON, default=list)
+    admission_override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -1,7 +1,6 @@
 """Open, record, discharge and read treatment episodes; flush, never commit."""
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -48,6 +47,7 @@ from registry.protocols import (
     check_eligibility,
     compliance_of,
 )
+from registry.protocols.icd10 import normalise
 from registry.protocols.model import EpisodeHistory, Violation
 from registry.protocols.models import Protocol, ProtocolVersion, Status
 
@@ -71,14 +71,6 @@ RULE_FIELDS = {
     "min_age": "admission.birth_year",
     "exclusion": "diagnosis",
 }
-
-
-@dataclass
-class Opened:
-    """An episode with what the clinician should see about its admission."""
-
-    episode: Episode
-    violations: list[dict]
 
 
 # -- lookups -----------------------------------------------------------------------------------
@@ -154,7 +146,7 @@ def _age(admitted_on: date, admission: dict) -> int | None:
     return history.age_at_admission()
 
 
-def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Opened:
+def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     """Open an episode for one of the clinic's patients under a protocol's active version."""
     clinic = _clinic(clinic_id)
     tz = zone(clinic.timezone)
@@ -200,12 +192,14 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Opened:
         status=EpisodeStatus.OPEN,
         stage=protocol.initial_stage,
         admitted_on=admitted_on,
-        diagnosis=data["diagnosis"].strip().upper()[:5],
+        diagnosis=normalise(data["diagnosis"]),
         diagnosis_icd11=data.get("diagnosis_icd11"),
         created_by=user_id,
         centre_type=clinic.centre_type,
         age_at_admission=age,
         override_count=1 if errors else 0,
+        admission_violations=[violation_dict(v) for v in found],
+        admission_override_reason=data["override_reason"] if errors else None,
         **{name: admission.get(name) for name in codes.admission_items() if name != "centre_type"},
     )
     db.session.add(episode)
@@ -217,7 +211,7 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Opened:
     record("episode.open", "episode", episode.ref)
     if errors:
         record("episode.override", "episode", episode.ref)
-    return Opened(episode, [violation_dict(v) for v in found])
+    return episode
 
 
 def _open_here(person_id: int, clinic_id: int, key: str) -> bool:
@@ -533,6 +527,8 @@ def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
     body["diagnosis_icd11"] = episode.diagnosis_icd11
     body["admission"] = {name: getattr(episode, name) for name in codes.admission_items()}
     body["age_at_admission"] = episode.age_at_admission
+    body["admission_violations"] = episode.admission_violations
+    body["admission_override_reason"] = episode.admission_override_reason
     body["timeline"] = [timeline_entry(row, by.get(row.id)) for row in rows]
     body["compliance"] = _compliance(episode, version, rows, now)
     record("episode.read", "episode", episode.ref)

@@ -108,6 +108,10 @@ def test_unknown_age_needs_an_override(client, session, open_episode, headers_an
     )
     assert opened.status_code == 201, opened.json
     assert opened.json["override_count"] == 1
+    assert opened.json["admission_override_reason"] == "age on record"
+    assert [v["rule_id"] for v in opened.json["admission_violations"]] == [
+        "methadone.eligibility.min_age"
+    ]
 
 
 def test_ineligible_diagnosis_is_a_rule_violation(client, open_episode, headers_and_patient):

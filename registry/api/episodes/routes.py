@@ -44,10 +44,9 @@ def _read(ref: str) -> dict:
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def open_episode(data):
     """Open an episode: pseudonym, protocol key (its active version), diagnosis, TDI record."""
-    opened = services.open_episode(g.user.clinic_id, g.user.id, data)
-    body = _read(opened.episode.ref)
+    episode = services.open_episode(g.user.clinic_id, g.user.id, data)
+    body = _read(episode.ref)
     db.session.commit()
-    body["violations"] = opened.violations
     return body
 
 

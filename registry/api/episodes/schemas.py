@@ -352,9 +352,11 @@ class EpisodeSchema(EpisodeSummarySchema):
     admission = fields.Dict()
     timeline = fields.List(fields.Nested(EventSchema))
     compliance = fields.Nested(ComplianceSchema)
-    violations = fields.List(
-        fields.Nested(ViolationSchema), metadata={"description": "On opening: eligibility notes."}
+    admission_violations = fields.List(
+        fields.Nested(ViolationSchema),
+        metadata={"description": "What the eligibility check found (warnings, overridden errors)."},
     )
+    admission_override_reason = fields.String(allow_none=True)
 
 
 class MigrationInSchema(Schema):

@@ -35,6 +35,8 @@ def upgrade():
     sa.Column('diagnosis_icd11', sa.String(length=10), nullable=True),
     sa.Column('overdue_after', sa.Date(), nullable=True),
     sa.Column('override_count', sa.Integer(), nullable=False),
+    sa.Column('admission_violations', sa.JSON(), nullable=False),
+    sa.Column('admission_override_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('centre_type', sa.String(length=20), nullable=False),
