@@ -16,6 +16,7 @@ from registry.episodes.history import (
 from registry.episodes.history import today as clinic_today
 from registry.episodes.models import ComplianceFlag, Episode, EpisodeStatus
 from registry.extensions import db
+from registry.protocols import CompiledProtocol
 
 BATCH = 500
 
@@ -24,6 +25,7 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
     """Replace today's flags of every open episode (clinic calendar); return a summary."""
     episodes = flagged = 0
     after = 0
+    protocols: dict[int, CompiledProtocol] = {}
     while True:
         rows = db.session.execute(
             select(Episode, Clinic.timezone)
@@ -37,15 +39,17 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
         after = rows[-1][0].id
         events = rows_by_episode(episode.id for episode, _ in rows)
         for episode, timezone in rows:
-            flagged += _flag(episode, timezone, events.get(episode.id, []))
+            if episode.protocol_version_id not in protocols:
+                protocols[episode.protocol_version_id] = protocol_of(episode.protocol_version_id)
+            protocol = protocols[episode.protocol_version_id]
+            flagged += _flag(episode, protocol, timezone, events.get(episode.id, []))
             episodes += 1
         db.session.flush()
     return f"{episodes} open episodes, {flagged} overdue flags"
 
 
-def _flag(episode: Episode, timezone: str | None, rows: list) -> int:
+def _flag(episode: Episode, protocol: CompiledProtocol, timezone: str | None, rows: list) -> int:
     on = clinic_today(zone(timezone))
-    protocol = protocol_of(episode.protocol_version_id)
     state = fold(protocol, episode, [engine_event(r) for r in active(rows)], until=on)
     found = refresh(episode, state, on)
     # Idempotent per day: a rerun of the same day replaces that day's flags.

@@ -147,3 +147,17 @@ def test_second_oat_episode_elsewhere_refused_until_discharge(
     # Now the first clinic is the one that is refused.
     again = open_episode(first, at_first)
     assert again.status_code == 409
+
+
+def test_merged_persons_show_each_others_episodes(client, clinician, patient, open_episode):
+    headers = clinician()
+    survivor, merged = patient(headers), patient(headers)
+    ref = open_episode(headers, merged).json["id"]
+    answer = client.post(
+        "/api/v1/patients/merges", headers=headers, json={"survivor": survivor, "merged": merged}
+    )
+    assert answer.status_code == 201, answer.json
+    facts = client.get(f"/api/v1/patients/{survivor}", headers=headers).json
+    assert [e["id"] for e in facts["episodes"]] == [ref]
+    # The merged person's open methadone episode counts for the survivor too.
+    assert open_episode(headers, survivor).status_code == 409
