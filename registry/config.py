@@ -59,6 +59,13 @@ class Defaults:
     # Largest request body on the protocol write routes only (a document in a JSON string can
     # grow up to sixfold through escapes); MAX_CONTENT_LENGTH applies everywhere else.
     PROTOCOL_MAX_REQUEST_BYTES = 1024 * 1024
+    # Episode events may be stamped this many seconds ahead of the server clock (device skew).
+    EPISODE_CLOCK_SKEW_SECONDS = 300
+    # How often the compliance job runs; it stores flags once per clinic day and episode.
+    COMPLIANCE_SECONDS = 24 * 3600
+    # Episodes per page of GET /api/v1/episodes, and the most a client may ask for.
+    EPISODES_PER_PAGE = 50
+    EPISODES_MAX_PER_PAGE = 200
     # Canonical base URL of exported FHIR resources (PlanDefinition.url).
     FHIR_BASE_URL = "https://registry.example/fhir"
     # Start without a keyring (the CLI does, so that `init` can create one); never in service.

@@ -45,10 +45,12 @@ def sign_audit_checkpoint(app: Flask) -> str:
 def scheduled_jobs(app: Flask) -> list[Job]:
     """Return the jobs this deployment runs."""
     from registry.access.jobs import expire_bookings
+    from registry.episodes.jobs import compute_compliance_flags
 
     return [
         Job("audit-checkpoint", app.config["AUDIT_CHECKPOINT_SECONDS"], sign_audit_checkpoint),
         Job("access-expiry", app.config["ACCESS_EXPIRY_SECONDS"], expire_bookings),
+        Job("episode-compliance", app.config["COMPLIANCE_SECONDS"], compute_compliance_flags),
     ]
 
 

@@ -3,6 +3,7 @@
 from registry.access.models import Booking, Clinic, Region, Service, Slot, SpentChallenge
 from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserRole
+from registry.episodes.models import ComplianceFlag, Episode, EpisodeEvent, EpisodeMigration
 from registry.jobs_models import JobRun, SchedulerLease
 from registry.patients.models import (
     CareCard,
@@ -25,6 +26,10 @@ __all__ = [
     "Booking",
     "CareCard",
     "Clinic",
+    "ComplianceFlag",
+    "Episode",
+    "EpisodeEvent",
+    "EpisodeMigration",
     "Escrow",
     "JobRun",
     "LinkageToken",

@@ -9,7 +9,10 @@ def register_api(app: Flask) -> None:
     """Bind flask-smorest and register every blueprint."""
     from registry.api.audit.routes import blp as audit_blp
     from registry.api.clinics.routes import blp as clinics_blp
+    from registry.api.codes.routes import blp as codes_blp
     from registry.api.docs import docs
+    from registry.api.episodes.routes import blp as episodes_blp
+    from registry.api.episodes.routes import migrations_blp
     from registry.api.health.routes import blp as health_blp
     from registry.api.me.routes import blp as me_blp
     from registry.api.patients.routes import blp as patients_blp
@@ -32,6 +35,9 @@ def register_api(app: Flask) -> None:
         patients_blp,
         reidentifications_blp,
         protocols_blp,
+        codes_blp,
+        episodes_blp,
+        migrations_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)

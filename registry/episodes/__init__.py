@@ -1,0 +1,1 @@
+"""Treatment episodes: TDI admission records, events checked by the rule engine, compliance."""

@@ -121,7 +121,10 @@ class EpisodeState:
     def fold(self, events: Iterable[Event]) -> "EpisodeState":
         """Apply recorded events without rejecting any (they may have been overridden)."""
         for event in events:
-            self.apply(event, force=True)
+            if event.type == "dose" and event.day <= self.alarm and self._quick_dose(event):
+                continue
+            # Overdue notices would be thrown away here: skip composing their messages.
+            self._run(event, APPLY, notices=False)
         return self
 
     def check(self, event: Event) -> list[Violation]:
@@ -179,10 +182,10 @@ class EpisodeState:
         track.prev, track.day, track.total = prev, day, amount
         return True
 
-    def _run(self, event: Event, mode: int) -> list[Violation]:
+    def _run(self, event: Event, mode: int, notices: bool = True) -> list[Violation]:
         day = event.day
         # Overdue duties, as they stood before this event, are reported but never block it.
-        overdue = self._overdue(day, event.type) if day > self.alarm else []
+        overdue = self._overdue(day, event.type) if notices and day > self.alarm else []
         handler = self._handlers.get(event.type)
         out: list[Violation] = []
         if handler is not None:

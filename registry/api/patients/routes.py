@@ -15,6 +15,7 @@ from registry.api.patients.schemas import (
 )
 from registry.audit.log import record
 from registry.auth.models import Role
+from registry.episodes.services import episodes_of_person
 from registry.extensions import db
 from registry.patients import qr
 from registry.patients.services import (
@@ -22,6 +23,7 @@ from registry.patients.services import (
     merge_persons,
     parse_care_card,
     patient_view,
+    person_for_clinic_pseudonym,
     register_anonymous,
     register_linked,
     resolve_care_card,
@@ -128,13 +130,15 @@ def split(merge_id: int):
 def read(pseudonym: str):
     """Return this clinic's view of one of its patients."""
     facts = patient_view(g.user.clinic_id, pseudonym)
+    person = person_for_clinic_pseudonym(g.user.clinic_id, pseudonym, "patient.read")
+    episodes = episodes_of_person(g.user.clinic_id, person)
     db.session.commit()
     return {
         "pseudonym": facts.pseudonym,
         "created_at": facts.created_at,
         "treated_before": facts.treated_before,
         "ost_active_elsewhere": facts.ost_active_elsewhere,
-        "episodes": [],
+        "episodes": episodes,
     }
 
 

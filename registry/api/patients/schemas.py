@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from registry.api.episodes.schemas import EpisodeSummarySchema
 from registry.patients.identity import NAME_FIELDS
 
 _NAME = validate.Length(min=1, max=100)
@@ -76,7 +77,9 @@ class PatientSchema(Schema):
     created_at = fields.DateTime()
     treated_before = fields.Boolean()
     ost_active_elsewhere = fields.Boolean()
-    episodes = fields.List(fields.Dict(), metadata={"description": "Episodes at this clinic."})
+    episodes = fields.List(
+        fields.Nested(EpisodeSummarySchema), metadata={"description": "Episodes at this clinic."}
+    )
 
 
 class ErasureQuerySchema(Schema):

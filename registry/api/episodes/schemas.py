@@ -1,0 +1,403 @@
+"""Schemas of the episode endpoints: admission record, events, discharge, reads."""
+
+import math
+import re
+from datetime import date
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from registry.episodes import codes
+from registry.protocols.compiled import REASON_LABELS
+
+_REASON = "override reason: why the protocol is not followed (no names or identifiers)"
+_SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a valid code.")
+_ICD11 = re.compile(r"^6C4[0-9A-H](\.[0-9A-Z]{1,2})?$")
+EARLIEST_YEAR = 1900
+EVENT_TYPES = ("dose", "take_home", "visit", "screen", "review", "assessment", "stage_change")
+
+
+class Code(fields.Field):
+    """A code of one TDI item's list; the number 99 is read as the code "99" (not known)."""
+
+    def __init__(self, item: str, **kwargs):
+        super().__init__(**kwargs)
+        self.item = item
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == codes.NOT_KNOWN_NUMBER and not isinstance(value, bool):
+            return codes.NOT_KNOWN
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid code.")
+        if value not in codes.item_codes()[self.item]:
+            raise ValidationError("Unknown code; see GET /api/v1/codes.")
+        return value
+
+
+class Year(fields.Integer):
+    """A numeric TDI item (year, month, age); 99 means not known."""
+
+    def __init__(self, item: str, **kwargs):
+        super().__init__(strict=True, **kwargs)
+        self.item = item
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        number = super()._deserialize(value, attr, data, **kwargs)
+        problem = codes.numeric_problem(self.item, number)
+        if problem:
+            raise ValidationError(problem)
+        return number
+
+
+class Number(fields.Float):
+    """A finite JSON number (not a string, not a boolean, not NaN or Infinity)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a valid number.")
+        if not math.isfinite(value):
+            raise ValidationError("Not a finite number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _modern(value: date) -> bool:
+    """Refuse dates before 1900 (typos such as 0202), which no clinic record can have."""
+    if value.year < EARLIEST_YEAR:
+        raise ValidationError(f"must not be before {EARLIEST_YEAR}")
+    return True
+
+
+def _admission_fields() -> dict[str, fields.Field]:
+    out: dict[str, fields.Field] = {}
+    optional = codes.optional_items()
+    numeric = codes.numeric_items()
+    for name in codes.admission_items():
+        if name in codes.FROM_CLINIC:
+            continue
+        kwargs = {"allow_none": True, "load_default": None} if name in optional else {}
+        kind = Year if name in numeric else Code
+        out[name] = kind(name, required=name not in optional, **kwargs)
+    return out
+
+
+class _AdmissionBase(Schema):
+    """The TDI 3.0 admission record; every item takes 99 (not known)."""
+
+    @validates_schema
+    def _consistent(self, data, **_kwargs):
+        """Refuse records that contradict themselves (never tested but a result, …)."""
+        errors: dict[str, list[str]] = {}
+        known = lambda v: v not in (None, codes.NOT_KNOWN, codes.NOT_KNOWN_NUMBER)  # noqa: E731
+        drugs = [data.get(f"secondary_drug_{i}") for i in (1, 2, 3)]
+        seen = {data.get("primary_drug")}
+        for i, drug in enumerate(drugs, start=1):
+            if known(drug) and drug in seen:
+                errors[f"secondary_drug_{i}"] = ["repeats the primary or another secondary drug"]
+            seen.add(drug)
+        for test in ("hiv", "hcv"):
+            if data.get(f"{test}_tested") == "never" and known(data.get(f"{test}_result")):
+                errors[f"{test}_result"] = ["not allowed when never tested"]
+        if data.get("injecting") == "never" and data.get("needle_sharing") not in (
+            "never",
+            codes.NOT_KNOWN,
+            None,
+        ):
+            errors["needle_sharing"] = ["must be never (or 99) when never injected"]
+        if data.get("ost_status") == "never" and known(data.get("ost_first_year")):
+            errors["ost_first_year"] = ["not allowed when never in OST"]
+        if errors:
+            raise ValidationError(errors)
+
+
+AdmissionSchema = _AdmissionBase.from_dict(_admission_fields(), name="AdmissionSchema")
+AdmissionSchema.__doc__ = "The TDI 3.0 admission record; every item takes 99 (not known)."
+
+
+class EpisodeInSchema(Schema):
+    """Open an episode for one of this clinic's patients."""
+
+    pseudonym = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    protocol = fields.String(required=True, validate=_SLUG)
+    diagnosis = fields.String(
+        required=True,
+        validate=validate.Length(max=8),
+        metadata={"description": "ICD-10 F10-F19 with the 4th character, e.g. F11.2"},
+    )
+    diagnosis_icd11 = fields.String(
+        validate=validate.Regexp(_ICD11, error="Not an ICD-11 code of 6C40-6C4H."),
+        allow_none=True,
+    )
+    admitted_on = fields.Date(
+        required=True, validate=_modern, metadata={"description": "Clinic calendar day."}
+    )
+    admission = fields.Nested(AdmissionSchema, required=True)
+    override_reason = fields.String(
+        validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
+    )
+
+    @validates_schema
+    def _diagnosis(self, data, **_kwargs):
+        """Accept only F10-F19 codes with a valid 4th character."""
+        if "diagnosis" in data and not codes.valid_diagnosis(data["diagnosis"]):
+            raise ValidationError({"diagnosis": ["Not an ICD-10 code F10.0-F19.9."]})
+
+
+class DosePayload(Schema):
+    """A dose given (supervised) at the clinic."""
+
+    medication = fields.String(required=True, validate=_SLUG)
+    amount = Number(required=True, validate=validate.Range(min=0, max=100_000, min_inclusive=False))
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    supervised = fields.Boolean(load_default=True)
+
+
+class TakeHomePayload(Schema):
+    """Doses handed over to take home."""
+
+    medication = fields.String(required=True, validate=_SLUG)
+    doses = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=60))
+
+
+class StageChangePayload(Schema):
+    """A move to another stage of the protocol."""
+
+    to = fields.String(required=True, validate=_SLUG)
+
+
+class ScreenPayload(Schema):
+    """A urine drug screen: result per substance."""
+
+    results = fields.Dict(
+        required=True,
+        keys=fields.String(validate=validate.OneOf(sorted(codes.screen_codes()[0]))),
+        values=fields.String(validate=validate.OneOf(sorted(codes.screen_codes()[1]))),
+        validate=validate.Length(min=1),
+    )
+
+
+_TOP = codes.outcome_items()
+
+
+def _top_fields() -> dict[str, fields.Field]:
+    days = _TOP["days_used"]
+    out: dict[str, fields.Field] = {
+        "timepoint": fields.String(validate=validate.OneOf(["start", "review", "exit"])),
+        "days_used": fields.Dict(
+            keys=fields.String(validate=validate.OneOf(sorted(days["substances"]))),
+            values=fields.Integer(
+                strict=True, validate=validate.Range(days["range"]["min"], days["range"]["max"])
+            ),
+        ),
+    }
+    for name, item in _TOP["items"].items():
+        if item.get("boolean"):
+            out[name] = fields.Boolean(allow_none=True)
+        else:
+            low, high = item["range"]["min"], item["range"]["max"]
+            out[name] = fields.Integer(strict=True, validate=validate.Range(low, high))
+    return out
+
+
+AssessmentPayload = Schema.from_dict(_top_fields(), name="AssessmentPayload")
+AssessmentPayload.__doc__ = "A TOP-like outcome assessment (days in the last 28, 0-20 ratings)."
+
+
+class EmptyPayload(Schema):
+    """Visits and clinical reviews carry no payload (no free text: it could identify)."""
+
+
+PAYLOADS: dict[str, type[Schema]] = {
+    "dose": DosePayload,
+    "take_home": TakeHomePayload,
+    "stage_change": StageChangePayload,
+    "screen": ScreenPayload,
+    "assessment": AssessmentPayload,
+    "visit": EmptyPayload,
+    "review": EmptyPayload,
+}
+
+
+class EventInSchema(Schema):
+    """An event of an episode; a correction names the event it supersedes."""
+
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    occurred_at = fields.DateTime(
+        validate=_modern,
+        metadata={"description": "Default now; without an offset it is clinic local time."},
+    )
+    payload = fields.Dict(load_default=dict)
+    supersedes = fields.Integer(strict=True, validate=validate.Range(min=1))
+    override_reason = fields.String(
+        validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
+    )
+
+    @post_load
+    def _payload(self, data, **_kwargs):
+        """Load the payload with the schema of the event's type."""
+        try:
+            data["payload"] = PAYLOADS[data["type"]]().load(data.get("payload") or {})
+        except ValidationError as exc:
+            raise ValidationError({"payload": exc.messages}) from None
+        return data
+
+
+class DischargeInSchema(Schema):
+    """Discharge an episode: reason, day, and the exit outcome assessment where required."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(sorted(REASON_LABELS)))
+    discharged_on = fields.Date(
+        validate=_modern, metadata={"description": "Clinic calendar day; default today."}
+    )
+    assessment = fields.Nested(AssessmentPayload, allow_none=True)
+    override_reason = fields.String(
+        validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
+    )
+
+
+class EpisodeQuerySchema(Schema):
+    """Filters and page of the episode list."""
+
+    status = fields.String(validate=validate.OneOf(["open", "discharged"]))
+    protocol = fields.String(validate=_SLUG)
+    overdue = fields.Boolean()
+    pseudonym = fields.String(validate=validate.Length(min=1, max=60))
+    admitted_from = fields.Date()
+    admitted_to = fields.Date()
+    discharged_from = fields.Date()
+    discharged_to = fields.Date()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class ViolationSchema(Schema):
+    """A protocol rule an event breaks or a duty that is overdue."""
+
+    rule_id = fields.String()
+    severity = fields.String()
+    overdue = fields.Boolean()
+    message = fields.Dict(keys=fields.String(), values=fields.String())
+    details = fields.Dict()
+
+
+class EpisodeSummarySchema(Schema):
+    """An episode in a list."""
+
+    id = fields.String()
+    pseudonym = fields.String(allow_none=True)
+    protocol = fields.String()
+    protocol_version = fields.Integer()
+    oat = fields.Boolean()
+    status = fields.String()
+    stage = fields.String()
+    diagnosis = fields.String()
+    admitted_on = fields.Date()
+    discharged_on = fields.Date(allow_none=True)
+    discharge_reason = fields.String(allow_none=True)
+    length_of_stay = fields.Integer(metadata={"description": "Days, to today while open."})
+    overdue = fields.Boolean()
+    override_count = fields.Integer()
+
+
+class EpisodePageSchema(Schema):
+    """A page of episodes."""
+
+    items = fields.List(fields.Nested(EpisodeSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class EventSchema(Schema):
+    """A recorded event."""
+
+    id = fields.Integer()
+    type = fields.String()
+    occurred_at = fields.DateTime()
+    day = fields.Date()
+    recorded_at = fields.DateTime()
+    payload = fields.Dict()
+    supersedes = fields.Integer(allow_none=True)
+    superseded_by = fields.Integer(allow_none=True)
+    override_reason = fields.String(allow_none=True)
+    violations = fields.List(fields.Nested(ViolationSchema))
+    recorded_by = fields.Integer(allow_none=True)
+
+
+class ComplianceItemSchema(Schema):
+    """A required event and its due date."""
+
+    rule_id = fields.String()
+    event_type = fields.String()
+    due = fields.Date()
+    grace_until = fields.Date()
+    message = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class ComplianceSchema(Schema):
+    """Overdue and upcoming required events; overdue ones are notices, never a block."""
+
+    id = fields.String()
+    status = fields.String()
+    on = fields.Date()
+    overdue = fields.List(fields.Nested(ComplianceItemSchema))
+    upcoming = fields.List(fields.Nested(ComplianceItemSchema))
+
+
+class EpisodeSchema(EpisodeSummarySchema):
+    """An episode with its admission record, timeline and compliance."""
+
+    diagnosis_icd11 = fields.String(allow_none=True)
+    age_at_admission = fields.Integer(allow_none=True)
+    admission = fields.Dict()
+    timeline = fields.List(fields.Nested(EventSchema))
+    compliance = fields.Nested(ComplianceSchema)
+    admission_violations = fields.List(
+        fields.Nested(ViolationSchema),
+        metadata={"description": "What the eligibility check found (warnings, overridden errors)."},
+    )
+    admission_override_reason = fields.String(allow_none=True)
+
+
+class MigrationInSchema(Schema):
+    """Move the open episodes of a protocol from one version to the active one."""
+
+    from_version = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1), data_key="from"
+    )
+    to_version = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1), data_key="to"
+    )
+    dry_run = fields.Boolean(load_default=True)
+
+
+class MigrationEpisodeSchema(Schema):
+    """An episode that the new version would find in violation."""
+
+    episode = fields.String()
+    violations = fields.List(fields.String())
+    overdue = fields.List(fields.String())
+    stage = fields.String()
+
+
+class MigrationReportSchema(Schema):
+    """What a migration found (dry run) or did."""
+
+    protocol = fields.String()
+    from_version = fields.Integer(data_key="from")
+    to_version = fields.Integer(data_key="to")
+    dry_run = fields.Boolean()
+    episodes = fields.Integer()
+    migrated = fields.Integer()
+    in_violation = fields.List(fields.Nested(MigrationEpisodeSchema))
+
+
+class MigrationRecordSchema(Schema):
+    """An episode moved to a newer version."""
+
+    episode = fields.String()
+    from_version = fields.Integer(data_key="from")
+    to_version = fields.Integer(data_key="to")
+    migrated_at = fields.DateTime()
+    migrated_by = fields.Integer(allow_none=True)
+    violations = fields.List(fields.String())

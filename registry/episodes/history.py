@@ -1,0 +1,191 @@
+"""Rebuild an episode's engine state from its stored events, and the clinic's calendar."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from registry import clock
+from registry.episodes.models import Episode, EpisodeEvent
+from registry.extensions import db
+from registry.protocols import (
+    CompiledProtocol,
+    EpisodeState,
+    Event,
+    Violation,
+    compile_protocol,
+    compliance_of,
+)
+from registry.protocols.model import Compliance
+from registry.protocols.models import ProtocolVersion
+
+DEFAULT_ZONE = "Asia/Almaty"
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """Return a clinic's time zone (the default for an unknown name, never an error)."""
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def local_day(moment: datetime, tz: ZoneInfo) -> date:
+    """Return the calendar day of a moment at the clinic."""
+    return moment.astimezone(tz).date()
+
+
+def today(tz: ZoneInfo) -> date:
+    """Return today's date at the clinic."""
+    return local_day(clock.now(), tz)
+
+
+def as_aware(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Read a datetime without an offset as the clinic's local time."""
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+def noon(day: date, tz: ZoneInfo) -> datetime:
+    """Return midday of a clinic day: the moment stored for events given only as a date."""
+    return datetime(day.year, day.month, day.day, 12, tzinfo=tz)
+
+
+def active(rows: Sequence[EpisodeEvent]) -> list[EpisodeEvent]:
+    """Drop the events that a correction superseded; rows keep their (day, id) order."""
+    replaced = {row.supersedes_id for row in rows if row.supersedes_id is not None}
+    return [row for row in rows if row.id not in replaced]
+
+
+def engine_event(row: EpisodeEvent) -> Event:
+    """Return the engine's view of a stored event."""
+    return Event(row.type, row.day, row.payload or {})
+
+
+# Compiled versions by (id, document hash): episodes pin published versions, which never
+# change, so each is validated and compiled once per process instead of once per request.
+_COMPILED: dict[tuple[int, str], CompiledProtocol] = {}
+_COMPILED_MAX = 64
+
+
+def compiled_version(version: ProtocolVersion) -> CompiledProtocol:
+    """Return the engine's form of a loaded version, compiling it once per process."""
+    key = (version.id, version.document_hash)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = compile_protocol(version.document)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = found
+    return found
+
+
+def protocol_of(version_id: int) -> CompiledProtocol:
+    """Return the engine's form of a version by id, loading its document only when needed."""
+    digest = db.session.execute(
+        select(ProtocolVersion.document_hash).where(ProtocolVersion.id == version_id)
+    ).scalar_one()
+    found = _COMPILED.get((version_id, digest))
+    return (
+        found
+        if found is not None
+        else compiled_version(db.session.get(ProtocolVersion, version_id))
+    )
+
+
+def event_facts(episode_id: int) -> list:
+    """Return what the engine needs of an episode's events, as light rows in (day, id) order."""
+    return list(
+        db.session.execute(
+            select(
+                EpisodeEvent.id,
+                EpisodeEvent.type,
+                EpisodeEvent.day,
+                EpisodeEvent.payload,
+                EpisodeEvent.supersedes_id,
+            )
+            .where(EpisodeEvent.episode_id == episode_id)
+            .order_by(EpisodeEvent.day, EpisodeEvent.id)
+        ).all()
+    )
+
+
+def event_rows(episode_id: int) -> list[EpisodeEvent]:
+    """Return every stored event of an episode in the engine's (day, recorded) order."""
+    return list(
+        db.session.execute(
+            select(EpisodeEvent)
+            .where(EpisodeEvent.episode_id == episode_id)
+            .order_by(EpisodeEvent.day, EpisodeEvent.id)
+        ).scalars()
+    )
+
+
+def rows_by_episode(episode_ids: Iterable[int]) -> dict[int, list[EpisodeEvent]]:
+    """Return the stored events of many episodes in one query, grouped and ordered."""
+    ids = list(episode_ids)
+    grouped: dict[int, list[EpisodeEvent]] = defaultdict(list)
+    if not ids:
+        return grouped
+    rows = db.session.execute(
+        select(EpisodeEvent)
+        .where(EpisodeEvent.episode_id.in_(ids))
+        .order_by(EpisodeEvent.episode_id, EpisodeEvent.day, EpisodeEvent.id)
+    ).scalars()
+    for row in rows:
+        grouped[row.episode_id].append(row)
+    return grouped
+
+
+def fold(
+    protocol: CompiledProtocol,
+    episode: Episode,
+    events: Iterable[Event],
+    until: date | None = None,
+) -> EpisodeState:
+    """Fold events (in day order) into a fresh state, up to and including day `until`."""
+    state = EpisodeState(protocol, episode.admitted_on)
+    limit = None if until is None else until.toordinal()
+    return state.fold(e for e in events if limit is None or e.day <= limit)
+
+
+def replay(
+    protocol: CompiledProtocol, episode: Episode, events: Iterable[Event]
+) -> list[Violation]:
+    """Fold events under a protocol, returning the error-level rules the history breaks."""
+    state = EpisodeState(protocol, episode.admitted_on)
+    found = []
+    for event in events:
+        found += [v for v in state.apply(event, force=True) if blocking(v)]
+    return found
+
+
+def blocking(violation: Violation) -> bool:
+    """Tell whether a violation refuses an event: error-level and not an overdue notice."""
+    return violation.severity == "error" and not violation.details.get("overdue")
+
+
+def refresh(episode: Episode, state: EpisodeState, on: date) -> Compliance:
+    """Copy the folded state's stage and first deadline onto the episode row."""
+    found = compliance_of(state, on)
+    items = found.overdue + found.upcoming
+    episode.stage = state.stage.id
+    episode.overdue_after = min((item.grace_until for item in items), default=None)
+    return found
+
+
+def violation_dict(violation: Violation) -> dict:
+    """Return a violation as stored and served."""
+    return {
+        "rule_id": violation.rule_id,
+        "severity": violation.severity,
+        "overdue": bool(violation.details.get("overdue")),
+        "message": dict(violation.message),
+        "details": dict(violation.details),
+    }
+
+
+def after(day: date, days: int = 1) -> date:
+    """Return the day `days` after day."""
+    return day + timedelta(days=days)

@@ -1,0 +1,568 @@
+"""Open, record, discharge and read treatment episodes; flush, never commit."""
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, func, select
+
+from registry import clock
+from registry.access.models import Clinic
+from registry.audit.log import record
+from registry.episodes import codes
+from registry.episodes.history import (
+    active,
+    as_aware,
+    blocking,
+    compiled_version,
+    engine_event,
+    event_facts,
+    event_rows,
+    fold,
+    local_day,
+    noon,
+    protocol_of,
+    refresh,
+    today,
+    violation_dict,
+    zone,
+)
+from registry.episodes.models import Episode, EpisodeEvent, EpisodeStatus
+from registry.errors import AuditNote, Conflict, NotFound, RuleViolation, ValidationFailed
+from registry.extensions import db
+from registry.patients.models import Person, Pseudonym
+from registry.patients.services import (
+    clinic_domain,
+    close_ost_enrolment,
+    group_ids,
+    mark_treated,
+    open_ost_enrolment,
+    ost_active_elsewhere,
+    person_for_clinic_pseudonym,
+)
+from registry.protocols import (
+    CompiledProtocol,
+    Event,
+    check_eligibility,
+    compliance_of,
+)
+from registry.protocols.icd10 import normalise
+from registry.protocols.model import EpisodeHistory, Violation
+from registry.protocols.models import Protocol, ProtocolVersion, Status
+
+OST_CONDITION = "ost_active_elsewhere"
+# Where a rule's violation points in the request, by the kind of rule.
+RULE_FIELDS = {
+    "medication": "payload.unit",
+    "unlisted_medication": "payload.medication",
+    "first_dose_max": "payload.amount",
+    "daily_max": "payload.amount",
+    "max_increase_per_day": "payload.amount",
+    "max_increase_per_week": "payload.amount",
+    "dose_range": "payload.amount",
+    "transition": "payload.to",
+    "duration": "payload.to",
+    "take_home": "payload.medication",
+    "take_home_band": "payload.doses",
+    "discharge_reason": "reason",
+    "exit_assessment": "assessment",
+    "eligibility_diagnosis": "diagnosis",
+    "min_age": "admission.birth_year",
+    "exclusion": "diagnosis",
+}
+
+
+# -- lookups -----------------------------------------------------------------------------------
+
+
+def is_oat(protocol: CompiledProtocol) -> bool:
+    """Tell whether a protocol is opioid agonist treatment: it excludes OST elsewhere."""
+    return any(e.condition == OST_CONDITION for e in protocol.exclusions)
+
+
+def _active_version(key: str) -> ProtocolVersion:
+    version = db.session.execute(
+        select(ProtocolVersion)
+        .join(Protocol, Protocol.id == ProtocolVersion.protocol_id)
+        .where(Protocol.key == key, ProtocolVersion.status == Status.ACTIVE)
+    ).scalar_one_or_none()
+    if version is None:
+        raise ValidationFailed(errors={"protocol": ["no active protocol with this key"]})
+    return version
+
+
+def episode_for(clinic_id: int, ref: str, action: str, *, lock: bool = False) -> Episode:
+    """Return one of the clinic's episodes; another clinic's or none is an audited 404."""
+    query = select(Episode).where(Episode.ref == ref[:32], Episode.clinic_id == clinic_id)
+    if lock:  # serialise writes to one episode: each event is checked against all before it
+        query = query.with_for_update().execution_options(populate_existing=True)
+    episode = db.session.execute(query).scalar_one_or_none()
+    if episode is None:
+        raise NotFound("no such episode", audit=AuditNote(action, "episode"))
+    return episode
+
+
+def _clinic(clinic_id: int) -> Clinic:
+    clinic = db.session.get(Clinic, clinic_id)
+    if clinic is None:  # a clinic user always has one; defensive
+        raise NotFound("no such clinic")
+    return clinic
+
+
+def _refused(
+    protocol: CompiledProtocol,
+    violations: list[Violation],
+    detail: str,
+    cls: type[RuleViolation] | type[Conflict] = RuleViolation,
+    **kwargs,
+):
+    """Build the refusal: errors map the request field each rule is about to rule ids."""
+    errors: dict[str, list[str]] = {}
+    for v in violations:
+        rule = protocol.rules.get(v.rule_id)
+        field = RULE_FIELDS.get(rule.kind if rule else "", "_rules")
+        errors.setdefault(field, []).append(v.rule_id)
+    return cls(
+        detail,
+        errors=errors if cls is RuleViolation else None,
+        extra={"violations": [violation_dict(v) for v in violations]},
+        **kwargs,
+    )
+
+
+# -- open --------------------------------------------------------------------------------------
+
+
+def _age(admitted_on: date, admission: dict) -> int | None:
+    year, month = admission["birth_year"], admission["birth_month"]
+    if year == codes.NOT_KNOWN_NUMBER:
+        return None
+    history = EpisodeHistory(
+        admitted_on,
+        birth_year=year,
+        birth_month=None if month == codes.NOT_KNOWN_NUMBER else month,
+    )
+    return history.age_at_admission()
+
+
+def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
+    """Open an episode for one of the clinic's patients under a protocol's active version."""
+    clinic = _clinic(clinic_id)
+    tz = zone(clinic.timezone)
+    person = person_for_clinic_pseudonym(clinic_id, data["pseudonym"], "episode.open")
+    # Lock the person so that two clinics cannot both open OAT for them at the same moment.
+    db.session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+    admitted_on = data["admitted_on"]
+    if admitted_on > today(tz):
+        raise ValidationFailed(errors={"admitted_on": ["must not be in the future"]})
+    version = _active_version(data["protocol"])
+    protocol = compiled_version(version)
+    oat = is_oat(protocol)
+    admission = data["admission"]
+    age = _age(admitted_on, admission)
+    elsewhere = oat and ost_active_elsewhere(person.id, clinic_id)
+    conditions = {OST_CONDITION} if elsewhere else set()
+    found = check_eligibility(protocol, data["diagnosis"], age, conditions=conditions)
+    ost = [v for v in found if v.details.get("condition") == OST_CONDITION]
+    if ost:
+        # Never overridable: the answer says only that OAT is active elsewhere, never where.
+        raise _refused(
+            protocol,
+            ost,
+            "the person is in opioid agonist treatment at another clinic",
+            Conflict,
+            audit=AuditNote("episode.open", "protocol_version", version.label),
+        )
+    errors = [v for v in found if blocking(v)]
+    if errors and not data.get("override_reason"):
+        raise _refused(protocol, errors, "the patient is not eligible for this protocol")
+    if _open_here(person.id, clinic_id, protocol.key):
+        raise Conflict(
+            "the patient already has an open episode of this protocol here",
+            audit=AuditNote("episode.open", "protocol_version", version.label),
+        )
+    episode = Episode(
+        ref=secrets.token_hex(16),
+        person_id=person.id,
+        clinic_id=clinic_id,
+        protocol_version_id=version.id,
+        protocol_key=protocol.key,
+        oat=oat,
+        status=EpisodeStatus.OPEN,
+        stage=protocol.initial_stage,
+        admitted_on=admitted_on,
+        diagnosis=normalise(data["diagnosis"]),
+        diagnosis_icd11=data.get("diagnosis_icd11"),
+        created_by=user_id,
+        centre_type=clinic.centre_type,
+        age_at_admission=age,
+        override_count=1 if errors else 0,
+        admission_violations=[violation_dict(v) for v in found],
+        admission_override_reason=data["override_reason"] if errors else None,
+        **{name: admission.get(name) for name in codes.admission_items() if name != "centre_type"},
+    )
+    db.session.add(episode)
+    db.session.flush()
+    refresh(episode, fold(protocol, episode, ()), today(tz))
+    if oat:
+        open_ost_enrolment(person.id, clinic_id, episode.ref)
+    mark_treated(person.id)
+    record("episode.open", "episode", episode.ref)
+    if errors:
+        record("episode.override", "episode", episode.ref)
+    return episode
+
+
+def _open_here(person_id: int, clinic_id: int, key: str) -> bool:
+    return (
+        db.session.execute(
+            select(Episode.id).where(
+                Episode.person_id.in_(group_ids(db.session.get(Person, person_id))),
+                Episode.clinic_id == clinic_id,
+                Episode.protocol_key == key,
+                Episode.status == EpisodeStatus.OPEN,
+            )
+        ).first()
+        is not None
+    )
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def _event_day(episode: Episode, tz, occurred_at: datetime | None, field: str) -> tuple:
+    """Return (moment in UTC, clinic day) of an event, refusing future and pre-admission times."""
+    now = clock.now()
+    moment = now if occurred_at is None else as_aware(occurred_at, tz)
+    skew = timedelta(seconds=current_app.config["EPISODE_CLOCK_SKEW_SECONDS"])
+    if moment > now + skew:
+        raise ValidationFailed(errors={field: ["must not be in the future"]})
+    day = local_day(moment, tz)
+    moment = moment.astimezone(UTC)
+    if day < episode.admitted_on:
+        raise ValidationFailed(errors={field: ["must not be before the admission date"]})
+    return moment, day
+
+
+def _superseded(episode: Episode, rows: list[EpisodeEvent], event_id: int, kind: str):
+    target = next((row for row in rows if row.id == event_id), None)
+    if target is None:
+        raise ValidationFailed(errors={"supersedes": ["no such event in this episode"]})
+    if target.type != kind:
+        raise ValidationFailed(errors={"supersedes": ["a correction keeps the event's type"]})
+    if any(row.supersedes_id == event_id for row in rows):
+        raise Conflict("this event was corrected already; correct the correction")
+    return target
+
+
+def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> EpisodeEvent:
+    """Check an event against the episode's pinned version and append it (or refuse, 422)."""
+    episode = episode_for(clinic_id, ref, "episode.event", lock=True)
+    if episode.status != EpisodeStatus.OPEN:
+        raise Conflict(
+            "the episode is discharged and accepts no events",
+            audit=AuditNote("episode.event", "episode", episode.ref),
+        )
+    tz = zone(_clinic(clinic_id).timezone)
+    moment, day = _event_day(episode, tz, data.get("occurred_at"), "occurred_at")
+    rows = event_facts(episode.id)
+    replaced = None
+    if data.get("supersedes") is not None:
+        replaced = _superseded(episode, rows, data["supersedes"], data["type"])
+    history = [engine_event(row) for row in active(rows) if row is not replaced]
+    protocol = protocol_of(episode.protocol_version_id)
+    event = Event(data["type"], day, data.get("payload") or {})
+    state = fold(protocol, episode, history, until=day)
+    found = state.check(event)
+    errors = [v for v in found if blocking(v)]
+    override = data.get("override_reason")
+    if errors and not override:
+        raise _refused(
+            protocol,
+            errors,
+            "the event breaks the protocol",
+            audit=AuditNote("episode.event", "episode", episode.ref),
+        )
+    row = EpisodeEvent(
+        episode_id=episode.id,
+        type=data["type"],
+        occurred_at=moment,
+        day=day,
+        payload=dict(event.payload),
+        supersedes_id=replaced.id if replaced else None,
+        override_reason=override if errors else None,
+        violations=[violation_dict(v) for v in found],
+        recorded_by=user_id,
+        recorded_at=clock.now(),
+    )
+    db.session.add(row)
+    if history and history[-1].day > event.day:  # backdated: later events must be folded again
+        state = fold(protocol, episode, _merged(history, event))
+    else:
+        state.apply(event, force=True)
+    refresh(episode, state, today(tz))
+    if errors:
+        episode.override_count += 1
+        record("episode.override", "episode", episode.ref)
+    db.session.flush()
+    record("episode.correct" if replaced else "episode.event", "episode", episode.ref)
+    return row
+
+
+def _merged(history: list[Event], event: Event) -> list[Event]:
+    """Insert a backdated event after the events of its own day and before later ones."""
+    index = next((i for i, e in enumerate(history) if e.day > event.day), len(history))
+    return [*history[:index], event, *history[index:]]
+
+
+# -- discharge ---------------------------------------------------------------------------------
+
+
+def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> EpisodeEvent:
+    """Discharge an episode with a reason of its protocol; close its OST enrolment."""
+    episode = episode_for(clinic_id, ref, "episode.discharge", lock=True)
+    if episode.status != EpisodeStatus.OPEN:
+        raise Conflict(
+            "the episode is discharged already",
+            audit=AuditNote("episode.discharge", "episode", episode.ref),
+        )
+    tz = zone(_clinic(clinic_id).timezone)
+    on = data.get("discharged_on") or today(tz)
+    if on > today(tz):
+        raise ValidationFailed(errors={"discharged_on": ["must not be in the future"]})
+    if on < episode.admitted_on:
+        raise ValidationFailed(errors={"discharged_on": ["must not be before the admission date"]})
+    rows = active(event_facts(episode.id))
+    if rows and rows[-1].day > on:
+        raise ValidationFailed(errors={"discharged_on": ["events were recorded after this date"]})
+    history = [engine_event(row) for row in rows]
+    protocol = protocol_of(episode.protocol_version_id)
+    moment = noon(on, tz).astimezone(UTC) if on < today(tz) else clock.now()
+    assessment = None
+    if data.get("assessment") is not None:
+        assessment = Event("assessment", on, data["assessment"])
+        history.append(assessment)
+    event = Event("discharge", on, {"reason": data["reason"]})
+    state = fold(protocol, episode, history)
+    found = state.check(event)
+    errors = [v for v in found if blocking(v)]
+    override = data.get("override_reason")
+    if errors and not override:
+        raise _refused(
+            protocol,
+            errors,
+            "the discharge breaks the protocol",
+            audit=AuditNote("episode.discharge", "episode", episode.ref),
+        )
+    if assessment is not None:
+        db.session.add(
+            EpisodeEvent(
+                episode_id=episode.id,
+                type="assessment",
+                occurred_at=moment,
+                day=on,
+                payload=dict(assessment.payload),
+                violations=[],
+                recorded_by=user_id,
+                recorded_at=clock.now(),
+            )
+        )
+    row = EpisodeEvent(
+        episode_id=episode.id,
+        type="discharge",
+        occurred_at=moment,
+        day=on,
+        payload=dict(event.payload),
+        override_reason=override if errors else None,
+        violations=[violation_dict(v) for v in found],
+        recorded_by=user_id,
+        recorded_at=clock.now(),
+    )
+    db.session.add(row)
+    episode.status = EpisodeStatus.DISCHARGED
+    episode.discharged_on = on
+    episode.discharge_reason = data["reason"]
+    episode.overdue_after = None
+    if errors:
+        episode.override_count += 1
+        record("episode.override", "episode", episode.ref)
+    if episode.oat:
+        close_ost_enrolment(episode.person_id, clinic_id, episode.ref)
+    db.session.flush()
+    record("episode.discharge", "episode", episode.ref)
+    return row
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def _listing(clinic_id: int):
+    """Return the select of a clinic's episodes with this clinic's pseudonym and version."""
+    return (
+        select(Episode, Pseudonym.value, ProtocolVersion.n)
+        .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
+        .outerjoin(
+            Pseudonym,
+            and_(
+                Pseudonym.person_id == Episode.person_id,
+                Pseudonym.domain == clinic_domain(clinic_id),
+            ),
+        )
+        .where(Episode.clinic_id == clinic_id)
+    )
+
+
+def list_episodes(clinic_id: int, filters: dict[str, Any]) -> dict[str, Any]:
+    """Return a page of the clinic's episodes matching the filters."""
+    tz = zone(_clinic(clinic_id).timezone)
+    now = today(tz)
+    query = _listing(clinic_id)
+    conditions = []
+    if filters.get("status"):
+        conditions.append(Episode.status == filters["status"])
+    if filters.get("protocol"):
+        conditions.append(Episode.protocol_key == filters["protocol"])
+    if filters.get("overdue") is True:
+        conditions += [Episode.status == EpisodeStatus.OPEN, Episode.overdue_after < now]
+    elif filters.get("overdue") is False:
+        conditions.append((Episode.overdue_after.is_(None)) | (Episode.overdue_after >= now))
+    for name, column, op in (
+        ("admitted_from", Episode.admitted_on, "ge"),
+        ("admitted_to", Episode.admitted_on, "le"),
+        ("discharged_from", Episode.discharged_on, "ge"),
+        ("discharged_to", Episode.discharged_on, "le"),
+    ):
+        if filters.get(name) is not None:
+            value = filters[name]
+            conditions.append(column >= value if op == "ge" else column <= value)
+    if filters.get("pseudonym"):
+        person = person_for_clinic_pseudonym(clinic_id, filters["pseudonym"], "episode.list")
+        conditions.append(Episode.person_id.in_(group_ids(person)))
+    query = query.where(*conditions)
+    total = db.session.execute(
+        select(func.count()).select_from(query.with_only_columns(Episode.id).subquery())
+    ).scalar_one()
+    page, per_page = filters["page"], filters["per_page"]
+    rows = db.session.execute(
+        query.order_by(Episode.admitted_on.desc(), Episode.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    record("episode.list", "clinic", clinic_id)
+    return {
+        "items": [summary(e, pseudonym, n, now) for e, pseudonym, n in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
+
+
+def summary(episode: Episode, pseudonym: str | None, n: int, on: date) -> dict[str, Any]:
+    """Return the list form of an episode."""
+    return {
+        "id": episode.ref,
+        "pseudonym": pseudonym,
+        "protocol": episode.protocol_key,
+        "protocol_version": n,
+        "oat": episode.oat,
+        "status": episode.status,
+        "stage": episode.stage,
+        "diagnosis": episode.diagnosis,
+        "admitted_on": episode.admitted_on,
+        "discharged_on": episode.discharged_on,
+        "discharge_reason": episode.discharge_reason,
+        "length_of_stay": episode.length_of_stay(on),
+        "overdue": episode.status == EpisodeStatus.OPEN
+        and episode.overdue_after is not None
+        and episode.overdue_after < on,
+        "override_count": episode.override_count,
+    }
+
+
+def episodes_of_person(clinic_id: int, person: Person) -> list[dict[str, Any]]:
+    """Return the summaries of a person's episodes at one clinic (for the patient view)."""
+    tz = zone(_clinic(clinic_id).timezone)
+    rows = db.session.execute(
+        select(Episode, ProtocolVersion.n)
+        .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
+        .where(Episode.clinic_id == clinic_id, Episode.person_id.in_(group_ids(person)))
+        .order_by(Episode.admitted_on.desc(), Episode.id.desc())
+    ).all()
+    now = today(tz)
+    return [summary(e, None, n, now) for e, n in rows]
+
+
+def timeline_entry(row: EpisodeEvent, superseded_by: int | None) -> dict[str, Any]:
+    """Return one event as shown in an episode's timeline."""
+    return {
+        "id": row.id,
+        "type": row.type,
+        "occurred_at": row.occurred_at,
+        "day": row.day,
+        "recorded_at": row.recorded_at,
+        "payload": row.payload,
+        "supersedes": row.supersedes_id,
+        "superseded_by": superseded_by,
+        "override_reason": row.override_reason,
+        "violations": row.violations,
+        "recorded_by": row.recorded_by,
+    }
+
+
+def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
+    """Return an episode with its admission record, timeline and compliance today."""
+    episode = episode_for(clinic_id, ref, "episode.read")
+    tz = zone(_clinic(clinic_id).timezone)
+    now = today(tz)
+    version = db.session.get(ProtocolVersion, episode.protocol_version_id)
+    pseudonym = db.session.execute(
+        select(Pseudonym.value).where(
+            Pseudonym.person_id == episode.person_id, Pseudonym.domain == clinic_domain(clinic_id)
+        )
+    ).scalar_one_or_none()
+    rows = event_rows(episode.id)
+    by = {row.supersedes_id: row.id for row in rows if row.supersedes_id is not None}
+    body = summary(episode, pseudonym, version.n, now)
+    body["diagnosis_icd11"] = episode.diagnosis_icd11
+    body["admission"] = {name: getattr(episode, name) for name in codes.admission_items()}
+    body["age_at_admission"] = episode.age_at_admission
+    body["admission_violations"] = episode.admission_violations
+    body["admission_override_reason"] = episode.admission_override_reason
+    body["timeline"] = [timeline_entry(row, by.get(row.id)) for row in rows]
+    body["compliance"] = _compliance(episode, version, rows, now)
+    record("episode.read", "episode", episode.ref)
+    return body
+
+
+def _compliance(episode, version, rows, on: date) -> dict[str, Any]:
+    if episode.status != EpisodeStatus.OPEN:
+        return {"on": on, "overdue": [], "upcoming": []}
+    protocol = compiled_version(version)
+    state = fold(protocol, episode, [engine_event(r) for r in active(rows)], until=on)
+    found = compliance_of(state, on)
+    return {
+        "on": on,
+        "overdue": [_item(i) for i in found.overdue],
+        "upcoming": [_item(i) for i in found.upcoming],
+    }
+
+
+def _item(item) -> dict[str, Any]:
+    return {
+        "rule_id": item.rule_id,
+        "event_type": item.event_type,
+        "due": item.due,
+        "grace_until": item.grace_until,
+        "message": dict(item.message),
+    }
+
+
+def episode_compliance(clinic_id: int, ref: str) -> dict[str, Any]:
+    """Return the overdue and upcoming required events of an episode today (clinic time)."""
+    episode = episode_for(clinic_id, ref, "episode.compliance")
+    tz = zone(_clinic(clinic_id).timezone)
+    version = db.session.get(ProtocolVersion, episode.protocol_version_id)
+    found = _compliance(episode, version, event_facts(episode.id), today(tz))
+    record("episode.compliance", "episode", episode.ref)
+    return {"id": episode.ref, "status": episode.status, **found}
