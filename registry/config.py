@@ -76,6 +76,17 @@ class Defaults:
     REIDENTIFICATION_EXPIRY_HOURS = 72
     # Rows re-keyed per transaction by `registry keys rotate`, so rotation never blocks long.
     REKEY_BATCH_SIZE = 500
+    # Statistics: cells of 1 .. threshold-1 persons are suppressed (with secondary suppression).
+    STATS_THRESHOLD = 10
+    # A table whose population (after filters) is below this is answered fully suppressed.
+    STATS_MIN_POPULATION = 30
+    # Cell-key perturbation of published counts; switch off only for tests of exact counts.
+    STATS_PERTURB = True
+    # Hypercube suppression hides top margins first on sparse tables; try to publish again the
+    # grand total (1) and also one-dimensional margins (2) when the interval audit allows it.
+    STATS_REPUBLISH_LEVELS = 2
+    # Cost of hiding a margin relative to an inner cell: margins are what analysts read most.
+    STATS_MARGIN_WEIGHT = 3.0
 
 
 def _coerce(raw: str, default: object) -> object:

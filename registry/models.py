@@ -17,6 +17,7 @@ from registry.patients.models import (
     ReidentificationRequest,
 )
 from registry.protocols.models import Protocol, ProtocolVersion
+from registry.stats.models import StatsRelease
 
 __all__ = [
     "ApiToken",
@@ -46,6 +47,7 @@ __all__ = [
     "Service",
     "Slot",
     "SpentChallenge",
+    "StatsRelease",
     "User",
     "UserRole",
 ]

@@ -20,6 +20,7 @@ def register_api(app: Flask) -> None:
     from registry.api.public.routes import blp as public_blp
     from registry.api.reidentifications.routes import blp as reidentifications_blp
     from registry.api.slots.routes import blp as clinic_access_blp
+    from registry.api.stats.routes import blp as stats_blp
     from registry.extensions import api
 
     for key, value in API_SETTINGS.items():
@@ -38,6 +39,7 @@ def register_api(app: Flask) -> None:
         codes_blp,
         episodes_blp,
         migrations_blp,
+        stats_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)

@@ -1,0 +1,51 @@
+"""Statistics: the catalogue, protected tables and the release log (DESIGN §7)."""
+
+from registry import clock
+from registry.api.blueprint import ApiBlueprint
+from registry.api.stats.schemas import (
+    CatalogueQuerySchema,
+    ReleaseSchema,
+    TableAnswerSchema,
+    TableQuerySchema,
+)
+from registry.auth.models import Role
+from registry.database import read_only
+from registry.extensions import db
+from registry.stats import catalogue, releases
+from registry.stats.query import run_query
+
+blp = ApiBlueprint(
+    "stats", __name__, url_prefix="/api/v1/stats", description="Protected statistics"
+)
+
+
+@blp.route("/catalogue", methods=["GET"])
+@read_only
+@blp.auth(Role.ANALYST)
+@blp.arguments(CatalogueQuerySchema, location="query")
+@blp.response(200, description="Declared dimensions with their code trees, and measures")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def read_catalogue(query):
+    """Return the catalogue of dimensions and measures analysts may tabulate."""
+    return catalogue.describe(query["year"] or clock.now().year)
+
+
+@blp.route("/query", methods=["POST"])
+@blp.auth(Role.ANALYST)
+@blp.arguments(TableQuerySchema)
+@blp.response(200, TableAnswerSchema)
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def query_table(data):
+    """Return a protected table of up to 4 catalogue dimensions; the answer is a release."""
+    query, answer = run_query(data)
+    release = releases.record_release("query", query.definition(), answer)
+    db.session.commit()
+    return {"release": release.ref, "definition": query.definition(), **answer}
+
+
+@blp.route("/releases", methods=["GET"])
+@blp.auth(Role.ANALYST, Role.ADMIN)
+@blp.response(200, ReleaseSchema(many=True))
+def list_releases():
+    """Return the latest release records, newest first."""
+    return releases.list_releases()
