@@ -1,5 +1,10 @@
 """Statistics: the catalogue, protected tables and the release log (DESIGN §7)."""
 
+import csv
+import io
+
+from flask import Response, request
+
 from registry import clock
 from registry.api.blueprint import ApiBlueprint
 from registry.api.stats.schemas import (
@@ -7,12 +12,15 @@ from registry.api.stats.schemas import (
     ReleaseSchema,
     TableAnswerSchema,
     TableQuerySchema,
+    TdiAnswerSchema,
+    TdiQuerySchema,
 )
 from registry.auth.models import Role
 from registry.database import read_only
 from registry.extensions import db
 from registry.stats import catalogue, releases
 from registry.stats.query import run_query
+from registry.stats.tdi import run_tdi, to_csv_rows
 
 blp = ApiBlueprint(
     "stats", __name__, url_prefix="/api/v1/stats", description="Protected statistics"
@@ -49,3 +57,32 @@ def query_table(data):
 def list_releases():
     """Return the latest release records, newest first."""
     return releases.list_releases()
+
+
+@blp.route("/tdi/<table>", methods=["GET"])
+@blp.auth(Role.ANALYST)
+@blp.arguments(TdiQuerySchema, location="query")
+@blp.response(200, TdiAnswerSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def tdi_table(query, table: str):
+    """Return a protected TDI standard table (JSON, or CSV with Accept: text/csv)."""
+    definition, answer = run_tdi(table, query["year"])
+    release = releases.record_release("tdi", definition, answer)
+    db.session.commit()
+    if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
+        return _csv(definition, answer["parts"], release.ref)
+    return {
+        "release": release.ref,
+        "definition": definition,
+        "protection": answer["protection"],
+        "parts": answer["parts"],
+    }
+
+
+def _csv(definition: dict, parts: dict, release_ref: str) -> Response:
+    """Return a standard table as CSV; the release id travels in a header."""
+    out = io.StringIO()
+    csv.writer(out).writerows(to_csv_rows(definition, parts))
+    headers = {"X-Release": release_ref}
+    return Response(out.getvalue(), mimetype="text/csv", headers=headers)

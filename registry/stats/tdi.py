@@ -1,0 +1,84 @@
+"""TDI standard tables: predeclared tables split into all / never / previously treated.
+
+Each table is one release: the cross-classification with treatment status (ever_treated),
+whose total is the "all" part, so the parts are protected together, margins included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from registry import clock
+from registry.errors import NotFound, ValidationFailed
+from registry.stats.query import FIRST_YEAR, TableQuery, protect_table, read_population
+from registry.stats.sdc import TOTAL, TableSpec
+
+SPLIT = "ever_treated"
+PARTS = {TOTAL: "all", "no": "never_treated", "yes": "previously_treated", "99": "not_known"}
+
+
+@dataclass(frozen=True)
+class TdiTable:
+    """A standard table: its title and row/column dimensions (treatment status is added)."""
+
+    title: str
+    dims: tuple[str, ...]
+
+
+TDI_TABLES = {
+    "centre_type": TdiTable("Treatment centre type by treatment status", ("centre_type",)),
+    "drug_by_sex": TdiTable("Primary drug by sex", ("drug", "sex")),
+    "drug_by_age": TdiTable("Primary drug by age band at entry", ("drug", "age_band")),
+    "drug_by_referral": TdiTable(
+        "Primary drug by source of referral", ("drug_group", "referral_source")
+    ),
+    "referral_source": TdiTable("Source of referral", ("referral_source",)),
+    "route": TdiTable(
+        "Usual route of administration by primary drug group", ("drug_group", "route")
+    ),
+    "injecting": TdiTable("Injecting status", ("injecting",)),
+}
+
+
+def run_tdi(name: str, year: int) -> tuple[dict, dict]:
+    """Protect a standard table for a year; return its definition and the answer in parts."""
+    spec = TDI_TABLES.get(name)
+    if spec is None:
+        raise NotFound("no such standard table")
+    if not FIRST_YEAR <= year <= clock.now().year:
+        raise ValidationFailed(
+            errors={"year": [f"must be between {FIRST_YEAR} and the current year"]}
+        )
+    dims = (*spec.dims, SPLIT)
+    query = TableQuery("persons", year, dims, {})
+    table = read_population("persons", year)
+    answer = protect_table(query, [TableSpec(name, dims)], table)
+    parts: dict[str, list[dict]] = {part: [] for part in PARTS.values()}
+    for cell in answer["cells"]:
+        key = dict(cell["key"])
+        part = PARTS[key.pop(SPLIT)]
+        parts[part].append({**cell, "key": key})
+    definition = {
+        "table": name,
+        "title": spec.title,
+        "year": year,
+        "measure": "persons",
+        "dimensions": list(spec.dims),
+        "split": SPLIT,
+    }
+    return definition, {
+        "cells": answer["cells"],
+        "protection": answer["protection"],
+        "parts": parts,
+    }
+
+
+def to_csv_rows(definition: dict, parts: dict[str, list[dict]]) -> list[list[str]]:
+    """Return the table as CSV rows: part, one column per dimension, value, status."""
+    dims = definition["dimensions"]
+    rows = [["part", *dims, "value", "status"]]
+    for part, cells in parts.items():
+        for cell in cells:
+            value = "" if cell["value"] is None else str(cell["value"])
+            rows.append([part, *(cell["key"][d] for d in dims), value, cell["status"]])
+    return rows
