@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from registry import clock
 from registry.access.models import Clinic
-from registry.episodes.codes import NOT_KNOWN, drug_group
+from registry.episodes.codes import NOT_KNOWN, NOT_KNOWN_NUMBER, drug_group
 from registry.episodes.models import Episode
 from registry.errors import ValidationFailed
 from registry.extensions import db
@@ -135,6 +135,8 @@ def read_population(measure: str, year: int) -> dict[str, np.ndarray]:
         Episode.centre_type,
         Episode.sex,
         Episode.age_at_admission,
+        Episode.birth_year,
+        Episode.birth_month,
         Episode.primary_drug,
         Episode.route,
         Episode.referral_source,
@@ -198,7 +200,14 @@ def classify(table: dict[str, np.ndarray], name: str, year: int) -> np.ndarray:
     if name == "region":
         return table["region_code"]
     if name == "age_band":
-        return np.array([age_band(a) for a in table["age_at_admission"]], dtype=object)
+        ages = zip(
+            table["age_at_admission"],
+            table["birth_year"],
+            table["birth_month"],
+            table["admitted_on"],
+            strict=True,
+        )
+        return np.array([age_band(_age(*a)) for a in ages], dtype=object)
     if name == "drug":
         return table["primary_drug"]
     if name == "drug_group":
@@ -208,6 +217,15 @@ def classify(table: dict[str, np.ndarray], name: str, year: int) -> np.ndarray:
     if name == "discharge_reason":
         return np.array([r or NOT_DISCHARGED for r in table["discharge_reason"]], dtype=object)
     return table[name]
+
+
+def _age(age: int | None, year: int, month: int, admitted: date) -> int | None:
+    """Return the age at entry: stored, else from birth year and month (99 = not known)."""
+    if age is not None:
+        return age
+    if year == NOT_KNOWN_NUMBER:
+        return None
+    return admitted.year - year - (1 if month != NOT_KNOWN_NUMBER and admitted.month < month else 0)
 
 
 def _under(name: str, year: int, codes: tuple[str, ...]) -> set[str]:

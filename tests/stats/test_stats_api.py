@@ -164,3 +164,15 @@ def test_every_answer_is_recorded_as_a_release(client, analyst, population, sess
     assert latest["cells"] == len(answer.json["cells"])
     audited = session.query(AuditEntry).filter_by(action="stats.release").all()
     assert latest["ref"] in {e.object_id for e in audited}
+
+
+def test_age_at_entry_falls_back_to_birth_year_and_month():
+    from datetime import date
+
+    from registry.stats.query import _age
+
+    assert _age(None, 1990, 6, date(2026, 5, 1)) == 35
+    assert _age(None, 1990, 6, date(2026, 6, 1)) == 36
+    assert _age(None, 99, 99, date(2026, 6, 1)) is None
+    assert age_band(14) == "<15" and age_band(15) == "15-19" and age_band(64) == "60-64"
+    assert age_band(65) == "65+" and age_band(None) == "99"
