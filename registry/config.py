@@ -87,6 +87,8 @@ class Defaults:
     STATS_REPUBLISH_LEVELS = 2
     # Cost of hiding a margin relative to an inner cell: margins are what analysts read most.
     STATS_MARGIN_WEIGHT = 3.0
+    # Largest table (cells including margins) a query may ask for; larger ones are refused (422).
+    STATS_MAX_CELLS = 200_000
 
 
 def _coerce(raw: str, default: object) -> object:

@@ -6,6 +6,7 @@ primary and secondary suppression → interval audit → cell-key perturbation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -93,9 +94,16 @@ def parse_query(data: dict) -> TableQuery:
         if not values:
             errors[f"filters.{name}"] = ["give at least one code"]
         filters[name] = tuple(values)
+    if not errors and _cells(dims, year) > current_app.config["STATS_MAX_CELLS"]:
+        errors["dimensions"] = ["the table would have too many cells; use fewer dimensions"]
     if errors:
         raise ValidationFailed(errors=errors)
     return TableQuery(measure, year, tuple(dims), filters)
+
+
+def _cells(dims: list[str], year: int) -> int:
+    """Return the number of cells of a table, margins included."""
+    return math.prod(len(DIMENSIONS[d].codes(year)) + 1 for d in dims)
 
 
 def sdc_params() -> SdcParams:

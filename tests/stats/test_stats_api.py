@@ -176,3 +176,27 @@ def test_age_at_entry_falls_back_to_birth_year_and_month():
     assert _age(None, 99, 99, date(2026, 6, 1)) is None
     assert age_band(14) == "<15" and age_band(15) == "15-19" and age_band(64) == "60-64"
     assert age_band(65) == "65+" and age_band(None) == "99"
+
+
+def test_the_same_cell_gets_the_same_value_in_overlapping_queries(client, analyst, population):
+    population(300, seed=3)
+    wide = _post(client, analyst, QUERY).json["cells"]
+    narrow = _post(client, analyst, {**QUERY, "dimensions": ["sex"]}).json["cells"]
+    by_sex = {c["key"]["sex"]: c for c in narrow}
+    compared = 0
+    for cell in wide:
+        if cell["key"]["drug_group"] == "Total" and cell["status"] != "suppressed":
+            other = by_sex[cell["key"]["sex"]]
+            if other["status"] != "suppressed":
+                assert other["value"] == cell["value"]
+                compared += 1
+    assert compared
+
+
+def test_a_table_too_large_is_refused(client, analyst, app):
+    app.config["STATS_MAX_CELLS"] = 100
+    try:
+        answer = _post(client, analyst, {**QUERY, "dimensions": ["region", "drug"]})
+    finally:
+        app.config["STATS_MAX_CELLS"] = 200_000
+    assert answer.status_code == 422 and "dimensions" in answer.json["errors"]
