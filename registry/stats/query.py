@@ -12,8 +12,7 @@ from datetime import date
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, or_, select
 
 from registry import clock
 from registry.access.models import Clinic
@@ -131,12 +130,10 @@ def read_population(measure: str, year: int) -> dict[str, np.ndarray]:
     persons count as their survivor).
     """
     start, end = _year_bounds(year)
-    survivor = aliased(Person)
-    person_id = func.coalesce(Person.merged_into_id, Person.id)
     columns = (
         Episode.id,
-        person_id.label("person"),
-        func.coalesce(survivor.record_key, Person.record_key).label("record_key"),
+        Episode.person_id.label("person"),
+        Person.record_key,
         Episode.admitted_on,
         Episode.discharged_on,
         Episode.discharge_reason,
@@ -156,7 +153,6 @@ def read_population(measure: str, year: int) -> dict[str, np.ndarray]:
     stmt = (
         select(*columns)
         .join(Person, Person.id == Episode.person_id)
-        .outerjoin(survivor, survivor.id == Person.merged_into_id)
         .join(Clinic, Clinic.id == Episode.clinic_id)
     )
     if measure in ("persons", "admissions"):
@@ -168,16 +164,50 @@ def read_population(measure: str, year: int) -> dict[str, np.ndarray]:
             Episode.admitted_on <= end,
             or_(Episode.discharged_on.is_(None), and_(Episode.discharged_on >= start)),
         )
-    stmt = stmt.order_by(person_id, Episode.admitted_on, Episode.id)
+    stmt = stmt.order_by(Episode.admitted_on, Episode.id)
     rows = db.session.execute(stmt).all()
     names = [c.key if hasattr(c, "key") else c.name for c in columns]
     table = {n: np.array([r[i] for r in rows], dtype=object) for i, n in enumerate(names)}
+    _resolve_merges(table)
     if measure == "persons" and rows:
         _, first = np.unique(table["person"].astype(np.int64), return_index=True)
         table = {n: v[first] for n, v in table.items()}
     table["period_day"] = _period_day(table, measure, start)
     table["key"] = _record_keys(table, measure)
     return table
+
+
+def _resolve_merges(table: dict[str, np.ndarray]) -> None:
+    """Replace merged persons by their survivors (following chains), keys included."""
+    merged = dict(
+        db.session.execute(
+            select(Person.id, Person.merged_into_id).where(Person.merged_into_id.is_not(None))
+        ).all()
+    )
+    if not merged or not len(table["person"]):
+        return
+
+    def survivor(pid: int) -> int:
+        seen = set()
+        while pid in merged and pid not in seen:
+            seen.add(pid)
+            pid = merged[pid]
+        return pid
+
+    people = np.array([survivor(p) for p in table["person"]], dtype=object)
+    changed = {int(p) for p, q in zip(table["person"], people, strict=True) if p != q}
+    if not changed:
+        return
+    survivors = {int(people[i]) for i, p in enumerate(table["person"]) if p in changed}
+    keys = dict(
+        db.session.execute(
+            select(Person.id, Person.record_key).where(Person.id.in_(survivors))
+        ).all()
+    )
+    table["record_key"] = np.array(
+        [keys.get(q, k) for q, k in zip(people, table["record_key"], strict=True)], dtype=object
+    )
+    table["person"] = people
 
 
 def _period_day(table: dict[str, np.ndarray], measure: str, start: date) -> np.ndarray:

@@ -200,3 +200,22 @@ def test_a_table_too_large_is_refused(client, analyst, app):
     finally:
         app.config["STATS_MAX_CELLS"] = 200_000
     assert answer.status_code == 422 and "dimensions" in answer.json["errors"]
+
+
+def test_merged_persons_are_counted_once_as_their_survivor(app, session, population):
+    from registry.patients.models import Person
+    from registry.stats.query import read_population
+
+    rows = population(40, seed=11)
+    ids = sorted({r["person"] for r in rows})
+    a, b, c = (session.get(Person, i) for i in ids[:3])
+    b.merged_into_id = a.id
+    c.merged_into_id = b.id  # a chain: c → b → a
+    session.flush()
+    table = read_population("persons", YEAR)
+    assert len(table["person"]) == len(ids) - 2
+    assert a.id in set(table["person"]) and not {b.id, c.id} & set(table["person"])
+    episodes = read_population("admissions", YEAR)
+    pairs = zip(episodes["person"], episodes["record_key"], strict=True)
+    survivor_keys = {k for p, k in pairs if p == a.id}
+    assert survivor_keys == {a.record_key}
