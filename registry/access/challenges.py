@@ -52,9 +52,11 @@ def spend(solved: pow.Solved) -> None:
     # ON CONFLICT DO NOTHING: one statement instead of a savepoint, a flush and a release.
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(SpentChallenge)
+        dialect.insert(SpentChallenge.__table__)
         .values(challenge=solved.challenge, expires_at=solved.expires_at)
         .on_conflict_do_nothing(index_elements=["challenge"])
+        # RETURNING, not rowcount: psycopg reports -1 for this statement through the session.
+        .returning(SpentChallenge.__table__.c.challenge)
     )
-    if db.session.execute(statement).rowcount != 1:
+    if db.session.execute(statement).first() is None:
         raise _refuse("spent")
