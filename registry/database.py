@@ -62,6 +62,15 @@ def read_only(view):
     return view
 
 
+def only_reads_from_here() -> None:
+    """Mark the rest of a request (after its commit) as reading only.
+
+    Dumping the answer reloads objects that the commit expired; on SQLite that would take the
+    write lock again and hold it until the request ends.
+    """
+    g.read_only = True
+
+
 def _in_read_only_request() -> bool:
     return has_app_context() and bool(g.get("read_only"))
 

@@ -104,7 +104,7 @@ def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[Booking, st
     code = new_code(BOOKING_CODE)
     key = keyring().primary(PURPOSE)
     booking = Booking(
-        slot_id=slot.id,
+        slot_id=slot_id,  # not slot.id: _take_place expired the slot, and that would reload it
         code_hash=code_hash(key.material, code),
         key_version=key.version,
         status=BookingStatus.ACTIVE,

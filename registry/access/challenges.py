@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from registry import clock, keyring
 from registry.access import pow
@@ -49,8 +49,14 @@ def verify_solution(payload: str) -> pow.Solved:
 
 def spend(solved: pow.Solved) -> None:
     """Record the challenge as used; a second use (even a concurrent one) is refused."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(SpentChallenge(challenge=solved.challenge, expires_at=solved.expires_at))
-    except IntegrityError:
-        raise _refuse("spent") from None
+    # ON CONFLICT DO NOTHING: one statement instead of a savepoint, a flush and a release.
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(SpentChallenge.__table__)
+        .values(challenge=solved.challenge, expires_at=solved.expires_at)
+        .on_conflict_do_nothing(index_elements=["challenge"])
+        # RETURNING, not rowcount: psycopg reports -1 for this statement through the session.
+        .returning(SpentChallenge.__table__.c.challenge)
+    )
+    if db.session.execute(statement).first() is None:
+        raise _refuse("spent")

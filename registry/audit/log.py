@@ -3,7 +3,7 @@
 import json
 
 from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from registry import clock
 from registry.audit.merkle import CompactRange, leaf_hash
@@ -33,15 +33,36 @@ def entry_bytes(entry: AuditEntry) -> bytes:
     ).encode()
 
 
-def _locked_head() -> AuditHead:
-    """Return the head row, locked until commit so that appends get consecutive indices."""
-    head = db.session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
+_HEAD = AuditHead.__table__
+_ENTRIES = AuditEntry.__table__
+_LOCK_HEAD = select(_HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID).with_for_update()
+
+
+def _append_under_lock(connection, entry: AuditEntry) -> None:
+    """Lock the head, give the entry the next index and store both (Core: no ORM flush)."""
+    head = connection.execute(_LOCK_HEAD).one_or_none()
+    size, hashes = (head.size, head.frontier) if head is not None else (0, [])
+    entry.idx = size
+    entry.leaf_hash = leaf_hash(entry_bytes(entry))
+    frontier = CompactRange.from_hashes(size, [bytes.fromhex(h) for h in hashes])
+    frontier.append(entry.leaf_hash)
+    values = {"size": size + 1, "frontier": [h.hex() for h in frontier.to_hashes()]}
     if head is None:
-        head = AuditHead(id=HEAD_ID, size=0, frontier=[])
-        db.session.add(head)
-    return head
+        connection.execute(insert(_HEAD).values(id=HEAD_ID, **values))
+    else:
+        connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(**values))
+    connection.execute(
+        insert(_ENTRIES).values(
+            {column.key: getattr(entry, column.key) for column in _ENTRIES.columns}
+        )
+    )
+
+
+def _forget_loaded_head() -> None:
+    """Expire a head row this session loaded earlier, since Core updated it behind the ORM."""
+    loaded = db.session.identity_map.get(db.session.identity_key(AuditHead, HEAD_ID))
+    if loaded is not None:
+        db.session.expire(loaded)
 
 
 def _actor() -> tuple[int | None, str | None]:
@@ -60,10 +81,8 @@ def record(
     actor: tuple[int | None, str | None] | None = None,
 ) -> AuditEntry:
     """Append one entry; it commits or rolls back with the caller's transaction."""
-    head = _locked_head()
     actor_id, actor_role = actor or _actor()
     entry = AuditEntry(
-        idx=head.size,
         at=clock.now(),
         actor_id=actor_id,
         actor_role=actor_role,
@@ -73,13 +92,10 @@ def record(
         outcome=outcome,
         request_id=g.get("request_id") if has_request_context() else None,
     )
-    entry.leaf_hash = leaf_hash(entry_bytes(entry))
-    frontier = CompactRange.from_hashes(head.size, [bytes.fromhex(h) for h in head.frontier])
-    frontier.append(entry.leaf_hash)
-    head.frontier = [h.hex() for h in frontier.to_hashes()]
-    head.size += 1
-    db.session.add(entry)
+    # The caller's rows first, then the head lock, held from here until commit.
     db.session.flush()
+    _append_under_lock(db.session.connection(), entry)
+    _forget_loaded_head()
     return entry
 
 

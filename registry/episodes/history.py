@@ -81,11 +81,15 @@ def compiled_version(version: ProtocolVersion) -> CompiledProtocol:
     return found
 
 
-def protocol_of(version_id: int) -> CompiledProtocol:
-    """Return the engine's form of a version by id, loading its document only when needed."""
-    digest = db.session.execute(
-        select(ProtocolVersion.document_hash).where(ProtocolVersion.id == version_id)
-    ).scalar_one()
+def protocol_of(version_id: int, digest: str | None = None) -> CompiledProtocol:
+    """Return the engine's form of a version by id, loading its document only when needed.
+
+    A caller that read the version's document hash already passes it, saving a round trip.
+    """
+    if digest is None:
+        digest = db.session.execute(
+            select(ProtocolVersion.document_hash).where(ProtocolVersion.id == version_id)
+        ).scalar_one()
     found = _COMPILED.get((version_id, digest))
     return (
         found

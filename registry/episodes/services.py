@@ -103,6 +103,23 @@ def episode_for(clinic_id: int, ref: str, action: str, *, lock: bool = False) ->
     return episode
 
 
+def _episode_to_write(clinic_id: int, ref: str, action: str) -> tuple[Episode, str, str]:
+    """Lock a clinic's episode; return it, the clinic's timezone and its version's hash."""
+    # One round trip instead of three; another clinic's or no episode is an audited 404.
+    row = db.session.execute(
+        select(Episode, Clinic.timezone, ProtocolVersion.document_hash)
+        .join(Clinic, Clinic.id == Episode.clinic_id)
+        .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
+        .where(Episode.ref == ref[:32], Episode.clinic_id == clinic_id)
+        # Only the episode row: locking the clinic would serialise every write of the clinic.
+        .with_for_update(of=Episode)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("no such episode", audit=AuditNote(action, "episode"))
+    return row[0], row[1], row[2]
+
+
 def _clinic(clinic_id: int) -> Clinic:
     clinic = db.session.get(Clinic, clinic_id)
     if clinic is None:  # a clinic user always has one; defensive
@@ -258,20 +275,20 @@ def _superseded(episode: Episode, rows: list[EpisodeEvent], event_id: int, kind:
 
 def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> EpisodeEvent:
     """Check an event against the episode's pinned version and append it (or refuse, 422)."""
-    episode = episode_for(clinic_id, ref, "episode.event", lock=True)
+    episode, timezone, digest = _episode_to_write(clinic_id, ref, "episode.event")
     if episode.status != EpisodeStatus.OPEN:
         raise Conflict(
             "the episode is discharged and accepts no events",
             audit=AuditNote("episode.event", "episode", episode.ref),
         )
-    tz = zone(_clinic(clinic_id).timezone)
+    tz = zone(timezone)
     moment, day = _event_day(episode, tz, data.get("occurred_at"), "occurred_at")
     rows = event_facts(episode.id)
     replaced = None
     if data.get("supersedes") is not None:
         replaced = _superseded(episode, rows, data["supersedes"], data["type"])
     history = [engine_event(row) for row in active(rows) if row is not replaced]
-    protocol = protocol_of(episode.protocol_version_id)
+    protocol = protocol_of(episode.protocol_version_id, digest)
     event = Event(data["type"], day, data.get("payload") or {})
     state = fold(protocol, episode, history, until=day)
     found = state.check(event)

@@ -90,8 +90,8 @@ def parse_care_card(text: str, field: str = "care_card") -> str:
 # -- persons and merge groups ------------------------------------------------------------------
 
 
-def _new_person() -> Person:
-    """Add a person with a random key, record key and wrapped data key."""
+def _unsaved_person() -> Person:
+    """Return a person with a random key, record key and wrapped data key, not yet added."""
     person = Person(
         person_key=keys.new_person_key(),
         # 53 random bits: a uniform float in [0, 1) from the OS generator.
@@ -100,6 +100,12 @@ def _new_person() -> Person:
         erased=False,
     )
     keys.wrap_new_person_key(person)
+    return person
+
+
+def _new_person() -> Person:
+    """Add a person with a random key, record key and wrapped data key."""
+    person = _unsaved_person()
     db.session.add(person)
     return person
 
@@ -204,10 +210,11 @@ def mark_treated(person_id: int) -> None:
 
 def register_anonymous(clinic_id: int) -> PatientFacts:
     """Create a person with a care card and return this clinic's pseudonym."""
-    person = _new_person()
-    db.session.flush()
+    # The costly parts (keys, hashes) come before the first statement, which takes the write lock.
     code = new_code(CARE_CARD)
     version, digest = keys.care_card_candidates(code)[-1]
+    person = _new_person()
+    db.session.flush()
     db.session.add(CareCard(person_id=person.id, key_version=version, digest=digest))
     facts = facts_for_new(person, clinic_id)
     facts.care_card = code
@@ -221,7 +228,10 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
     candidates = {
         kind: keys.token_candidates(kind, material) for kind, material in identity.materials
     }
+    # A new person's keys and escrow blob are made before the lookup takes the write lock.
+    fresh = None
     for _ in range(_RETRIES):
+        fresh = fresh or _prepared_person(identity)
         person, missing = _find_by_identity(candidates)
         if person is not None:
             _add_tokens(person, candidates, missing)
@@ -230,18 +240,29 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             facts = facts_for(canonical(person), clinic_id, existing=True)
             record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
             return facts
+        person, blob = fresh
         try:
             with db.session.begin_nested():
-                person = _new_person()
+                db.session.add(person)
                 db.session.flush()
-                _store_tokens(person, candidates, missing)
-                _seal(person, identity)
+                if blob is not None:
+                    blob.person_id = person.id
+                    db.session.add(blob)
+                _store_tokens(person, candidates, missing)  # flushes the blob too
         except IntegrityError:
+            fresh = None  # rolled back with the savepoint: make another
             continue  # the same identity was registered concurrently: look it up again
         facts = facts_for_new(person, clinic_id)
         record("patient.register", "pseudonym", facts.pseudonym)
         return facts
     raise Conflict("the registration clashed with concurrent ones; try again")
+
+
+def _prepared_person(identity: Identity) -> tuple[Person, Escrow | None]:
+    """Return an unsaved new person and its escrow blob (None when escrow is off)."""
+    person = _unsaved_person()
+    # The blob is bound to the person key, not the id, so it can be sealed before the insert.
+    return person, seal_identity(person, identity.escrow_plaintext)
 
 
 def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
