@@ -75,6 +75,18 @@ def _in_read_only_request() -> bool:
     return has_app_context() and bool(g.get("read_only"))
 
 
+def refuse_writes_if_read_only() -> None:
+    """Fail loudly on a write the ORM flush guard cannot see (Core statements)."""
+    if _in_read_only_request():
+        raise RuntimeError("a read-only view tried to write")
+
+
+def lift_read_only() -> None:
+    """Let the request write again (after a rollback, to audit a refusal)."""
+    if has_app_context():
+        g.read_only = False
+
+
 _WRITER = "sqlite_writer"  # key in the connection record's info while it holds the queue
 WRITER_TIMEOUT_SECONDS = 30
 
@@ -141,5 +153,5 @@ def _release_forgotten_writer(dbapi_connection, record) -> None:
 @event.listens_for(Session, "before_flush")
 def _refuse_writes_in_read_only_requests(session, _context, _instances) -> None:
     """Fail loudly if a view marked read-only writes (its transaction holds no write lock)."""
-    if _in_read_only_request() and (session.new or session.dirty or session.deleted):
-        raise RuntimeError("a read-only view tried to write")
+    if session.new or session.dirty or session.deleted:
+        refuse_writes_if_read_only()

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 from registry import clock
 from registry.audit.merkle import CompactRange, leaf_hash
 from registry.audit.models import AuditEntry, AuditHead
+from registry.database import lift_read_only, refuse_writes_if_read_only
 from registry.errors import AuditNote
 from registry.extensions import db
 
@@ -81,6 +82,7 @@ def record(
     actor: tuple[int | None, str | None] | None = None,
 ) -> AuditEntry:
     """Append one entry; it commits or rolls back with the caller's transaction."""
+    refuse_writes_if_read_only()
     actor_id, actor_role = actor or _actor()
     entry = AuditEntry(
         at=clock.now(),
@@ -101,5 +103,6 @@ def record(
 
 def record_refusal(note: AuditNote, status: int) -> None:
     """Record a refused action in its own transaction, after the request's was rolled back."""
+    lift_read_only()  # auditing a refusal is a write, even in a view that only reads
     record(note.action, note.object_type, note.object_id, outcome=f"{note.outcome}:{status}")
     db.session.commit()

@@ -170,3 +170,28 @@ def test_audit_entries_are_listed_in_pages(client, make_user, filled_log):
     ).json
     assert [e["idx"] for e in page["entries"]] == list(range(filled_log, filled_log + 4))
     assert page["next_after"] == filled_log + 3
+
+
+def test_an_audit_write_in_a_read_only_request_fails_loudly(app, session):
+    from flask import g
+
+    with app.test_request_context("/"):
+        g.read_only = True
+        with pytest.raises(RuntimeError, match="read-only"):
+            record("test.sneaky", "thing", 1)
+
+
+def test_a_refusal_is_audited_even_in_a_read_only_request(app, session):
+    from flask import g
+
+    from registry.audit.log import record_refusal
+    from registry.errors import AuditNote
+
+    with app.test_request_context("/"):
+        g.read_only = True
+        record_refusal(AuditNote("audit.read", "audit", None), status=404)
+        assert g.read_only is False
+    last = session.execute(
+        text("SELECT action, outcome FROM audit_entries ORDER BY idx DESC LIMIT 1")
+    ).one()
+    assert tuple(last) == ("audit.read", "refused:404")
