@@ -8,9 +8,17 @@ from registry import config as settings
 from registry.crypto.keyring import Keyring, KeyringError, load_keyring
 
 
+class RegistryFlask(Flask):
+    """Flask for a service with no async views."""
+
+    def ensure_sync(self, func):
+        """Return the function as is: Flask's coroutine check ran a dozen times per request."""
+        return func
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config → extensions → blueprints → errors → cli."""
-    app = Flask(
+    app = RegistryFlask(
         __name__,
         instance_path=os.environ.get("REGISTRY_INSTANCE_PATH") or None,
         instance_relative_config=True,

@@ -62,6 +62,25 @@ def configure_rate_limits(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", app.config["RATELIMIT_FAIL_OPEN"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
+    _check_only_limited_views(app, limiter)
+
+
+def _check_only_limited_views(app: Flask, limiter) -> None:
+    """Skip flask-limiter's per-request check, not only its limits, for views without a limit.
+
+    Its request filter (has_no_limits) runs late in that check; the work before it cost more
+    than the rest of an authenticated GET's hooks together.
+    """
+    hooks = app.before_request_funcs.get(None, [])
+    check = limiter._check_request_limit  # registered by init_app; flask-limiter is pinned
+    if check not in hooks:
+        return  # rate limits are off
+
+    def check_if_limited() -> None:
+        if not has_no_limits():
+            check()
+
+    hooks[hooks.index(check)] = check_if_limited
 
 
 def _configured(name: str):

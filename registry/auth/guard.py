@@ -7,7 +7,6 @@ from flask import g, request
 from registry.api.ratelimit import failed_authentication_retry_after
 from registry.auth.tokens import Principal, principal_for_token
 from registry.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
-from registry.extensions import db
 
 # Marks a view as open to everyone; the authorisation matrix test reads it.
 PUBLIC = "public"
@@ -19,7 +18,7 @@ def authenticate() -> Principal:
     """Return the principal behind the request's bearer token, or raise 401 (429 when abused)."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    found = _look_up(secret.strip()) if scheme.lower() == "bearer" else None
+    found = principal_for_token(secret.strip()) if scheme.lower() == "bearer" else None
     if found is None:
         retry_after = failed_authentication_retry_after()
         if retry_after is not None:
@@ -29,20 +28,6 @@ def authenticate() -> Principal:
         raise Unauthorized("a valid bearer token is required", headers=_CHALLENGE)
     g.user = found
     return found
-
-
-def _look_up(secret: str) -> Principal | None:
-    """Return the token's principal; on SQLite, in a read transaction of its own."""
-    if db.session().in_transaction() or g.get("read_only") or db.engine.dialect.name != "sqlite":
-        return principal_for_token(secret)
-    # A writing request's first query would take SQLite's single write lock and hold it through
-    # argument parsing and the whole view; reading the token apart keeps that window short.
-    g.read_only = True
-    try:
-        return principal_for_token(secret)
-    finally:
-        g.read_only = False
-        db.session.commit()
 
 
 def roles_required(*roles: str):

@@ -2,10 +2,11 @@
 
 import hashlib
 import secrets
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from registry import clock
 from registry.auth.models import ApiToken, User, UserRole
@@ -60,15 +61,60 @@ def principal_for_token(secret: str) -> Principal | None:
     """Return the principal a valid, unexpired, unrevoked token belongs to, or None."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    rows = (
-        db.session.connection().execute(_PRINCIPAL_QUERY, {"token_hash": hash_token(secret)}).all()
-    )
-    if not rows or rows[0][1] <= clock.now():
+    rows = _principal_rows(hash_token(secret))
+    if not rows:
         return None
     token_id, expires_at, user_id, name, clinic_id, _ = rows[0]
+    expires_at = _as_utc(expires_at)
+    if expires_at <= clock.now():
+        return None
     return Principal(
         user_id, name, clinic_id, frozenset(row[5] for row in rows), token_id, expires_at
     )
+
+
+def _principal_rows(token_hash: bytes) -> list[tuple]:
+    """Run the principal query on a driver connection, outside the ORM session.
+
+    This query runs on every authenticated request. Through the session, the bookkeeping
+    (checkout, transaction, close) cost ten times the query. On its own pooled connection
+    it also reads in a transaction of its own, so on SQLite it never takes the write lock.
+    """
+    session = db.session()
+    bind = session.connection() if session.in_transaction() else session.get_bind()
+    if isinstance(bind, Connection):  # a transaction is open (or a test pinned one): join it
+        connection = nullcontext(bind.connection.dbapi_connection)
+    else:
+        connection = closing(bind.raw_connection())
+    statement, positional = _compiled_principal_query(bind.dialect)
+    parameters = statement.construct_params({"token_hash": token_hash})
+    if positional:
+        parameters = tuple(parameters[name] for name in statement.positiontup)
+    with connection as dbapi_connection:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement.string, parameters)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+_COMPILED: dict[str, tuple] = {}
+
+
+def _compiled_principal_query(dialect) -> tuple:
+    """Return the principal query compiled for a dialect, and whether it binds by position."""
+    if dialect.name not in _COMPILED:
+        statement = _PRINCIPAL_QUERY.compile(dialect=dialect)
+        _COMPILED[dialect.name] = (statement, bool(statement.positional))
+    return _COMPILED[dialect.name]
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """Read a driver's timestamp as an aware UTC datetime (SQLite hands back text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def revoke_token(token_id: int) -> ApiToken | None:

@@ -44,8 +44,9 @@ def _facts_body(facts) -> dict:
         "treated_before": facts.treated_before,
     }
     if facts.care_card:
+        # The QR code is drawn on request (POST /care-card/qr): drawing it here tripled the
+        # cost of every anonymous registration, printed or not.
         body["care_card"] = facts.care_card
-        body["care_card_qr_svg"] = qr.care_card_svg(facts.care_card)
     return body
 
 

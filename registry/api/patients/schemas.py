@@ -63,10 +63,10 @@ class PatientFactsSchema(Schema):
     ost_active_elsewhere = fields.Boolean()
     treated_before = fields.Boolean()
     care_card = fields.String(
-        metadata={"description": "Anonymous mode only: shown once, stored only as a hash."}
-    )
-    care_card_qr_svg = fields.String(
-        metadata={"description": "The care card as an SVG QR code, to print at once."}
+        metadata={
+            "description": "Anonymous mode only: shown once, stored only as a hash. "
+            "POST it to /api/v1/patients/care-card/qr for a printable QR code."
+        }
     )
 
 
