@@ -1,9 +1,10 @@
 """Append audit entries to the Merkle log inside the caller's transaction."""
 
 import json
+from typing import NamedTuple
 
 from flask import g, has_request_context
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from registry import clock
 from registry.audit.merkle import CompactRange, leaf_hash
@@ -15,48 +16,58 @@ from registry.extensions import db
 HEAD_ID = 1
 
 
+_CANONICAL_FIELDS = (
+    "idx", "at", "actor_id", "actor_role", "action", "object_type", "object_id", "outcome",
+    "request_id",
+)  # fmt: skip
+
+
 def entry_bytes(entry: AuditEntry) -> bytes:
     """Return the canonical bytes of an entry that its leaf hash covers."""
-    return json.dumps(
-        {
-            "idx": entry.idx,
-            "at": entry.at.isoformat(timespec="microseconds"),
-            "actor_id": entry.actor_id,
-            "actor_role": entry.actor_role,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "outcome": entry.outcome,
-            "request_id": entry.request_id,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+    return _canonical_bytes({name: getattr(entry, name) for name in _CANONICAL_FIELDS})
+
+
+def _canonical_bytes(values: dict) -> bytes:
+    fields = {name: values[name] for name in _CANONICAL_FIELDS}
+    fields["at"] = fields["at"].isoformat(timespec="microseconds")
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+class Appended(NamedTuple):
+    """Where an entry landed in the log."""
+
+    idx: int
+    leaf_hash: bytes
 
 
 _HEAD = AuditHead.__table__
 _ENTRIES = AuditEntry.__table__
+# Built once: every write runs these, and building a statement cost more than running it.
 _LOCK_HEAD = select(_HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_CREATE_HEAD = insert(_HEAD)
+_UPDATE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(size=bindparam("new_size"), frontier=bindparam("new_frontier"))
+)
+_INSERT_ENTRY = insert(_ENTRIES)
 
 
-def _append_under_lock(connection, entry: AuditEntry) -> None:
+def _append_under_lock(connection, values: dict) -> Appended:
     """Lock the head, give the entry the next index and store both (Core: no ORM flush)."""
     head = connection.execute(_LOCK_HEAD).one_or_none()
     size, hashes = (head.size, head.frontier) if head is not None else (0, [])
-    entry.idx = size
-    entry.leaf_hash = leaf_hash(entry_bytes(entry))
+    values["idx"] = size
+    values["leaf_hash"] = leaf_hash(_canonical_bytes(values))
     frontier = CompactRange.from_hashes(size, [bytes.fromhex(h) for h in hashes])
-    frontier.append(entry.leaf_hash)
-    values = {"size": size + 1, "frontier": [h.hex() for h in frontier.to_hashes()]}
+    frontier.append(values["leaf_hash"])
+    new_frontier = [h.hex() for h in frontier.to_hashes()]
     if head is None:
-        connection.execute(insert(_HEAD).values(id=HEAD_ID, **values))
+        connection.execute(_CREATE_HEAD, {"id": HEAD_ID, "size": 1, "frontier": new_frontier})
     else:
-        connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(**values))
-    connection.execute(
-        insert(_ENTRIES).values(
-            {column.key: getattr(entry, column.key) for column in _ENTRIES.columns}
-        )
-    )
+        connection.execute(_UPDATE_HEAD, {"new_size": size + 1, "new_frontier": new_frontier})
+    connection.execute(_INSERT_ENTRY, values)
+    return Appended(size, values["leaf_hash"])
 
 
 def _forget_loaded_head() -> None:
@@ -80,25 +91,25 @@ def record(
     object_id: str | int | None = None,
     outcome: str = "ok",
     actor: tuple[int | None, str | None] | None = None,
-) -> AuditEntry:
+) -> Appended:
     """Append one entry; it commits or rolls back with the caller's transaction."""
     refuse_writes_if_read_only()
     actor_id, actor_role = actor or _actor()
-    entry = AuditEntry(
-        at=clock.now(),
-        actor_id=actor_id,
-        actor_role=actor_role,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        outcome=outcome,
-        request_id=g.get("request_id") if has_request_context() else None,
-    )
+    values = {
+        "at": clock.now(),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "outcome": outcome,
+        "request_id": g.get("request_id") if has_request_context() else None,
+    }
     # The caller's rows first, then the head lock, held from here until commit.
     db.session.flush()
-    _append_under_lock(db.session.connection(), entry)
+    appended = _append_under_lock(db.session.connection(), values)
     _forget_loaded_head()
-    return entry
+    return appended
 
 
 def record_refusal(note: AuditNote, status: int) -> None:

@@ -143,9 +143,10 @@ def test_a_stale_duplicate_is_merged_when_re_keyed(own_app):
         # Simulate the stale worker: store the version-1 token of the same IIN for a new person.
         old = {1: ring.version("linkage", 1).material}
         from registry.crypto.linkage import iin_token
-        from registry.patients.services import _new_person
+        from registry.patients.services import _unsaved_person
 
-        person = _new_person()
+        person = _unsaved_person()
+        db.session.add(person)
         db.session.flush()
         token = iin_token(old, iin)
         db.session.add(
