@@ -80,8 +80,7 @@ def _principal_rows(token_hash: bytes) -> list[tuple]:
     (checkout, transaction, close) cost ten times the query. On its own pooled connection
     it also reads in a transaction of its own, so on SQLite it never takes the write lock.
     """
-    session = db.session()
-    bind = session.connection() if session.in_transaction() else session.get_bind()
+    bind = _open_transaction() or _session_bind()
     if isinstance(bind, Connection):  # a transaction is open (or a test pinned one): join it
         connection = nullcontext(bind.connection.dbapi_connection)
     else:
@@ -97,6 +96,19 @@ def _principal_rows(token_hash: bytes) -> list[tuple]:
             return cursor.fetchall()
         finally:
             cursor.close()
+
+
+def _open_transaction() -> Connection | None:
+    """Return the connection of the request's open transaction, if one is open."""
+    scoped = db.session
+    if scoped.registry.has() and scoped().in_transaction():
+        return scoped().connection()
+    return None
+
+
+def _session_bind():
+    """Return what new sessions bind to, without making one (most requests need none)."""
+    return db.session.session_factory.kw.get("bind") or db.engine
 
 
 _COMPILED: dict[str, tuple] = {}
