@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from registry import clock
 from registry.episodes.models import Episode, EpisodeEvent
@@ -16,9 +16,8 @@ from registry.protocols import (
     Event,
     Violation,
     compile_protocol,
-    compliance_of,
+    first_deadline,
 )
-from registry.protocols.model import Compliance
 from registry.protocols.models import ProtocolVersion
 
 DEFAULT_ZONE = "Asia/Almaty"
@@ -98,21 +97,22 @@ def protocol_of(version_id: int, digest: str | None = None) -> CompiledProtocol:
     )
 
 
+_EVENT_FACTS = (
+    select(
+        EpisodeEvent.id,
+        EpisodeEvent.type,
+        EpisodeEvent.day,
+        EpisodeEvent.payload,
+        EpisodeEvent.supersedes_id,
+    )
+    .where(EpisodeEvent.episode_id == bindparam("episode_id"))
+    .order_by(EpisodeEvent.day, EpisodeEvent.id)
+)
+
+
 def event_facts(episode_id: int) -> list:
     """Return what the engine needs of an episode's events, as light rows in (day, id) order."""
-    return list(
-        db.session.execute(
-            select(
-                EpisodeEvent.id,
-                EpisodeEvent.type,
-                EpisodeEvent.day,
-                EpisodeEvent.payload,
-                EpisodeEvent.supersedes_id,
-            )
-            .where(EpisodeEvent.episode_id == episode_id)
-            .order_by(EpisodeEvent.day, EpisodeEvent.id)
-        ).all()
-    )
+    return list(db.session.execute(_EVENT_FACTS, {"episode_id": episode_id}).all())
 
 
 def event_rows(episode_id: int) -> list[EpisodeEvent]:
@@ -170,13 +170,10 @@ def blocking(violation: Violation) -> bool:
     return violation.severity == "error" and not violation.details.get("overdue")
 
 
-def refresh(episode: Episode, state: EpisodeState, on: date) -> Compliance:
+def refresh(episode: Episode, state: EpisodeState) -> None:
     """Copy the folded state's stage and first deadline onto the episode row."""
-    found = compliance_of(state, on)
-    items = found.overdue + found.upcoming
     episode.stage = state.stage.id
-    episode.overdue_after = min((item.grace_until for item in items), default=None)
-    return found
+    episode.overdue_after = first_deadline(state)
 
 
 def violation_dict(violation: Violation) -> dict:

@@ -16,7 +16,7 @@ from registry.episodes.history import (
 from registry.episodes.history import today as clinic_today
 from registry.episodes.models import ComplianceFlag, Episode, EpisodeStatus
 from registry.extensions import db
-from registry.protocols import CompiledProtocol
+from registry.protocols import CompiledProtocol, compliance_of
 
 BATCH = 500
 
@@ -51,7 +51,8 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
 def _flag(episode: Episode, protocol: CompiledProtocol, timezone: str | None, rows: list) -> int:
     on = clinic_today(zone(timezone))
     state = fold(protocol, episode, [engine_event(r) for r in active(rows)], until=on)
-    found = refresh(episode, state, on)
+    refresh(episode, state)
+    found = compliance_of(state, on)
     # Idempotent per day: a rerun of the same day replaces that day's flags.
     db.session.execute(
         delete(ComplianceFlag).where(

@@ -63,7 +63,7 @@ def migrate(key: str, old: int, new: int, user_id: int, *, dry_run: bool) -> dic
                 }
             )
         if not dry_run:
-            refresh(episode, fold(protocol, episode, history), on)
+            refresh(episode, fold(protocol, episode, history))
             episode.protocol_version_id = target.id
             db.session.add(
                 EpisodeMigration(

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from registry import clock
 from registry.access.models import Clinic
@@ -103,17 +103,23 @@ def episode_for(clinic_id: int, ref: str, action: str, *, lock: bool = False) ->
     return episode
 
 
+# Built once (bound per call): building it cost more than running it, on every event write.
+_EPISODE_TO_WRITE = (
+    select(Episode, Clinic.timezone, ProtocolVersion.document_hash)
+    .join(Clinic, Clinic.id == Episode.clinic_id)
+    .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
+    .where(Episode.ref == bindparam("ref"), Episode.clinic_id == bindparam("clinic_id"))
+    # Only the episode row: locking the clinic would serialise every write of the clinic.
+    .with_for_update(of=Episode)
+    .execution_options(populate_existing=True)
+)
+
+
 def _episode_to_write(clinic_id: int, ref: str, action: str) -> tuple[Episode, str, str]:
     """Lock a clinic's episode; return it, the clinic's timezone and its version's hash."""
     # One round trip instead of three; another clinic's or no episode is an audited 404.
     row = db.session.execute(
-        select(Episode, Clinic.timezone, ProtocolVersion.document_hash)
-        .join(Clinic, Clinic.id == Episode.clinic_id)
-        .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
-        .where(Episode.ref == ref[:32], Episode.clinic_id == clinic_id)
-        # Only the episode row: locking the clinic would serialise every write of the clinic.
-        .with_for_update(of=Episode)
-        .execution_options(populate_existing=True)
+        _EPISODE_TO_WRITE, {"ref": ref[:32], "clinic_id": clinic_id}
     ).one_or_none()
     if row is None:
         raise NotFound("no such episode", audit=AuditNote(action, "episode"))
@@ -221,7 +227,7 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     )
     db.session.add(episode)
     db.session.flush()
-    refresh(episode, fold(protocol, episode, ()), today(tz))
+    refresh(episode, fold(protocol, episode, ()))
     if oat:
         open_ost_enrolment(person.id, clinic_id, episode.ref)
     mark_treated(person.id)
@@ -318,7 +324,7 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         state = fold(protocol, episode, _merged(history, event))
     else:
         state.apply(event, force=True)
-    refresh(episode, state, today(tz))
+    refresh(episode, state)
     if errors:
         episode.override_count += 1
         record("episode.override", "episode", episode.ref)

@@ -16,6 +16,7 @@ from registry.protocols.engine import (
     compliance_of,
     episode_state,
     evaluate,
+    first_deadline,
 )
 from registry.protocols.fhir import to_plan_definition
 from registry.protocols.model import (
@@ -45,6 +46,7 @@ __all__ = [
     "diff_documents",
     "episode_state",
     "evaluate",
+    "first_deadline",
     "load_document",
     "parse_document",
     "schema",

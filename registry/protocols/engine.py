@@ -77,6 +77,23 @@ def compliance_of(state: EpisodeState, today: date) -> Compliance:
     return Compliance(sorted(overdue, key=key), sorted(upcoming, key=key))
 
 
+def first_deadline(state: EpisodeState) -> date | None:
+    """Return the last day of grace of the earliest required event or stage change, if any.
+
+    The same items compliance_of lists, without rendering their messages (every event write
+    needs this day; few need the messages).
+    """
+    ends = [
+        due + clock.grace
+        for i, clock in enumerate(state.protocol.clocks)
+        if (due := state.due(i)) is not None
+    ]
+    stage_due = state.stage_due()
+    if stage_due is not None and state.stage.duration is not None:
+        ends.append(stage_due)
+    return date.fromordinal(min(ends)) if ends else None
+
+
 def _item(rule: Rule, event: str, due: int, grace: int, **details: Any) -> ComplianceItem:
     due_date, until = date.fromordinal(due), date.fromordinal(due + grace)
     message = rule.violation(due=due_date, grace_until=until, **details).message
