@@ -8,7 +8,10 @@ from registry.protocols import (
     Event,
     check_eligibility,
     compliance,
+    compliance_of,
+    episode_state,
     evaluate,
+    first_deadline,
 )
 from tests.protocols.conftest import ADMISSION, compliant_events, day, dose, ramp
 
@@ -295,3 +298,20 @@ def test_placeholders_are_plain_names_only():
         render("{value.__class__} {0} {value!r}", {"value": 40})
         == "{value.__class__} {0} {value!r}"
     )
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [],
+        weekly_induction(30),
+        compliant_events(40, frozenset({"review"})),
+        [*compliant_events(40), Event("assessment", day(39)), discharge(40, "completed")],
+    ],
+    ids=["admitted", "induction", "review-missed", "discharged"],
+)
+def test_first_deadline_is_the_earliest_grace_end_compliance_lists(methadone, events):
+    state = episode_state(methadone, history(events))
+    found = compliance_of(state, day(41))
+    ends = [item.grace_until for item in found.overdue + found.upcoming]
+    assert first_deadline(state) == (min(ends) if ends else None)
