@@ -79,6 +79,11 @@ class Episode(db.Model):
     # The last day nothing is overdue (clinic calendar); None when nothing is ever due.
     overdue_after: Mapped[date | None] = mapped_column(Date)
     override_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The protocol engine's state after every event up to the event with this id (see
+    # EpisodeState.snapshot): a later event is checked without folding the history again.
+    # Valid only while that id is still the episode's newest event; otherwise it is rebuilt.
+    engine_state: Mapped[dict | None] = mapped_column(JSON)
+    engine_state_event_id: Mapped[int | None] = mapped_column(Integer)
     # What the eligibility check found at admission, and why an error was overridden.
     admission_violations: Mapped[list] = mapped_column(JSON, default=list)
     admission_override_reason: Mapped[str | None] = mapped_column(Text)

@@ -43,6 +43,7 @@ from registry.patients.services import (
 )
 from registry.protocols import (
     CompiledProtocol,
+    EpisodeState,
     Event,
     check_eligibility,
     compliance_of,
@@ -227,7 +228,9 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     )
     db.session.add(episode)
     db.session.flush()
-    refresh(episode, fold(protocol, episode, ()))
+    admitted = fold(protocol, episode, ())
+    refresh(episode, admitted)
+    _store_state(episode, admitted, None, admitted.admission)
     if oat:
         open_ost_enrolment(person.id, clinic_id, episode.ref)
     mark_treated(person.id)
@@ -289,14 +292,17 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         )
     tz = zone(timezone)
     moment, day = _event_day(episode, tz, data.get("occurred_at"), "occurred_at")
-    rows = event_facts(episode.id)
-    replaced = None
-    if data.get("supersedes") is not None:
-        replaced = _superseded(episode, rows, data["supersedes"], data["type"])
-    history = [engine_event(row) for row in active(rows) if row is not replaced]
     protocol = protocol_of(episode.protocol_version_id, digest)
     event = Event(data["type"], day, data.get("payload") or {})
-    state = fold(protocol, episode, history, until=day)
+    replaced, history = None, None
+    correcting = data.get("supersedes") is not None
+    state = None if correcting else _stored_state(episode, protocol, event.day)
+    if state is None:  # a correction, a backdated event or no valid snapshot: fold the history
+        rows = event_facts(episode.id)
+        if correcting:
+            replaced = _superseded(episode, rows, data["supersedes"], data["type"])
+        history = [engine_event(row) for row in active(rows) if row is not replaced]
+        state = fold(protocol, episode, history, until=day)
     found = state.check(event)
     errors = [v for v in found if blocking(v)]
     override = data.get("override_reason")
@@ -320,17 +326,45 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         recorded_at=clock.now(),
     )
     db.session.add(row)
-    if history and history[-1].day > event.day:  # backdated: later events must be folded again
+    db.session.flush()  # the new row's id names the snapshot below
+    last_day = max(event.day, history[-1].day) if history else event.day
+    if last_day > event.day:  # backdated: later events must be folded again
         state = fold(protocol, episode, _merged(history, event))
     else:
         state.apply(event, force=True)
     refresh(episode, state)
+    _store_state(episode, state, row.id, last_day)
     if errors:
         episode.override_count += 1
         record("episode.override", "episode", episode.ref)
-    db.session.flush()
     record("episode.correct" if replaced else "episode.event", "episode", episode.ref)
     return row
+
+
+_NEWEST_EVENT = select(func.max(EpisodeEvent.id)).where(
+    EpisodeEvent.episode_id == bindparam("episode_id")
+)
+
+
+def _stored_state(episode: Episode, protocol: CompiledProtocol, day: int) -> EpisodeState | None:
+    """Return the episode's stored engine state if it still holds and day is not backdated."""
+    stored = episode.engine_state
+    if not stored or stored["version"] != episode.protocol_version_id or stored["last_day"] > day:
+        return None
+    newest = db.session.execute(_NEWEST_EVENT, {"episode_id": episode.id}).scalar()
+    if newest != episode.engine_state_event_id:  # an event came in by another path
+        return None
+    return EpisodeState.restore(protocol, stored["state"])
+
+
+def _store_state(episode: Episode, state: EpisodeState, event_id: int | None, last_day: int):
+    """Keep the engine state after the episode's newest event (see Episode.engine_state)."""
+    episode.engine_state = {
+        "version": episode.protocol_version_id,
+        "last_day": last_day,
+        "state": state.snapshot(),
+    }
+    episode.engine_state_event_id = event_id
 
 
 def _merged(history: list[Event], event: Event) -> list[Event]:

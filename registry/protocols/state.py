@@ -118,6 +118,42 @@ class EpisodeState:
         }
         self.alarm = self._next_alarm(range(len(protocol.clocks)))
 
+    def snapshot(self) -> dict:
+        """Return the state as JSON-ready data; restore() rebuilds it under the same protocol.
+
+        Stored on the episode, it lets a new event be checked without reading and folding the
+        whole history again. Cached dose bounds are left out: they are recomputed on demand.
+        """
+        return {
+            "admission": self.admission,
+            "stage": self.stage.id,
+            "stage_since": self.stage_since,
+            "discharged": self.discharged,
+            "last": dict(self.last),
+            "tracks": {
+                name: [t.day, t.total, t.prev, [list(pair) for pair in t.window]]
+                for name, t in self.tracks.items()
+            },
+            "take_homes": [list(pair) for pair in self.take_homes],
+            "since": list(self._since),
+        }
+
+    @classmethod
+    def restore(cls, protocol: CompiledProtocol, data: dict) -> "EpisodeState":
+        """Rebuild a state from snapshot() data taken under this protocol."""
+        state = cls(protocol, date.fromordinal(data["admission"]), data["stage"])
+        state.stage_since = data["stage_since"]
+        state.discharged = data["discharged"]
+        state.last = dict(data["last"])
+        for name, (day, total, prev, window) in data["tracks"].items():
+            track = state.tracks[name] = DoseTrack()
+            track.day, track.total, track.prev = day, total, prev
+            track.window = deque((d, t) for d, t in window)
+        state.take_homes = deque((d, n) for d, n in data["take_homes"])
+        state._since = list(data["since"])
+        state.alarm = state._next_alarm(range(len(protocol.clocks)))
+        return state
+
     def fold(self, events: Iterable[Event]) -> "EpisodeState":
         """Apply recorded events without rejecting any (they may have been overridden)."""
         for event in events:

@@ -1,4 +1,5 @@
 import copy
+import json
 from datetime import timedelta
 from itertools import pairwise
 
@@ -177,3 +178,24 @@ def test_validation_never_raises_on_a_damaged_protocol(key, value):
     doc[key] = value
     if not validate_document(doc):
         compile_protocol(doc)  # whatever validates must compile
+
+
+@settings(max_examples=200, deadline=None)
+@given(events_strategy, events_strategy)
+def test_a_restored_snapshot_goes_on_exactly_like_the_folded_state(raw, later_raw):
+    protocol = compile_protocol(METHADONE)
+    events = to_events(raw)
+    last = max((e.day for e in events), default=ADMISSION.toordinal())
+    later = [e for e in to_events(later_raw) if e.day >= last]
+    folded = EpisodeState(protocol, ADMISSION).fold(events)
+    # Through JSON, as the episode row stores it.
+    restored = EpisodeState.restore(protocol, json.loads(json.dumps(folded.snapshot())))
+    assert restored.snapshot() == folded.snapshot()
+    assert restored.alarm == folded.alarm
+    for event in later:
+        assert restored.check(event) == folded.check(event)
+        assert restored.apply(event, force=True) == folded.apply(event, force=True)
+        assert restored.snapshot() == folded.snapshot()
+    assert [restored.due(i) for i in range(len(protocol.clocks))] == [
+        folded.due(i) for i in range(len(protocol.clocks))
+    ]
