@@ -39,9 +39,7 @@ def test_each_event_leaves_the_state_after_the_newest_event(
     assert episode.engine_state["state"]["tracks"]["methadone"][:2] == [day(4).toordinal(), 40]
 
 
-def test_a_valid_stored_state_decides_without_the_history(
-    client, clinician, patient, open_episode
-):
+def test_a_valid_stored_state_decides_without_the_history(client, clinician, patient, open_episode):
     headers, ref = _opened(client, clinician, patient, open_episode)
     episode = _episode(ref)
     # Make the stored state say the doses were 40 mg on day 1 and 50 mg on day 4: 55 mg on day 5
@@ -55,9 +53,7 @@ def test_a_valid_stored_state_decides_without_the_history(
     assert answer.status_code == 201, answer.json["violations"]
 
 
-def test_a_stale_stored_state_is_rebuilt_from_the_history(
-    client, clinician, patient, open_episode
-):
+def test_a_stale_stored_state_is_rebuilt_from_the_history(client, clinician, patient, open_episode):
     headers, ref = _opened(client, clinician, patient, open_episode)
     episode = _episode(ref)
     # Another path stores an event without updating the state: day 5, 50 mg.
