@@ -89,6 +89,8 @@ class Defaults:
     STATS_MARGIN_WEIGHT = 3.0
     # Largest table (cells including margins) a query may ask for; larger ones are refused (422).
     STATS_MAX_CELLS = 200_000
+    # How often the scheduler checks whether last month's standard tables are released yet.
+    STATS_RELEASE_SECONDS = 3600
 
 
 def _coerce(raw: str, default: object) -> object:

@@ -46,11 +46,13 @@ def scheduled_jobs(app: Flask) -> list[Job]:
     """Return the jobs this deployment runs."""
     from registry.access.jobs import expire_bookings
     from registry.episodes.jobs import compute_compliance_flags
+    from registry.stats.scheduled import produce_due_release
 
     return [
         Job("audit-checkpoint", app.config["AUDIT_CHECKPOINT_SECONDS"], sign_audit_checkpoint),
         Job("access-expiry", app.config["ACCESS_EXPIRY_SECONDS"], expire_bookings),
         Job("episode-compliance", app.config["COMPLIANCE_SECONDS"], compute_compliance_flags),
+        Job("stats-monthly-release", app.config["STATS_RELEASE_SECONDS"], produce_due_release),
     ]
 
 

@@ -7,6 +7,7 @@ from flask import Response, request
 
 from registry import clock
 from registry.api.blueprint import ApiBlueprint
+from registry.api.stats import outputs
 from registry.api.stats.schemas import (
     CatalogueQuerySchema,
     ReleaseSchema,
@@ -18,7 +19,7 @@ from registry.api.stats.schemas import (
 from registry.auth.models import Role
 from registry.database import read_only
 from registry.extensions import db
-from registry.stats import catalogue, releases
+from registry.stats import catalogue, charts, releases, scheduled
 from registry.stats.query import run_query
 from registry.stats.tdi import run_tdi, to_csv_rows
 
@@ -63,17 +64,24 @@ def list_releases():
 @blp.auth(Role.ANALYST)
 @blp.arguments(TdiQuerySchema, location="query")
 @blp.response(200, TdiAnswerSchema)
+@blp.doc(responses={"200": {"content": outputs.TDI_ALTERNATIVES}})
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def tdi_table(query, table: str):
-    """Return a protected TDI standard table (JSON, or CSV with Accept: text/csv)."""
-    definition, answer = run_tdi(table, query["year"])
-    release = releases.record_release("tdi", definition, answer)
+    """Return a protected TDI standard table: JSON, CSV (Accept: text/csv) or a PNG/SVG chart."""
+    served = scheduled.serve_tdi(table, query["year"])
+    if served is None:
+        definition, answer = run_tdi(table, query["year"])
+        ref = releases.record_release("tdi", definition, answer).ref
+    else:
+        ref, definition, answer = served
     db.session.commit()
+    if query.get("format") in charts.FORMATS:
+        return outputs.chart(definition, answer["parts"], ref, query["format"])
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-        return _csv(definition, answer["parts"], release.ref)
+        return _csv(definition, answer["parts"], ref)
     return {
-        "release": release.ref,
+        "release": ref,
         "definition": definition,
         "protection": answer["protection"],
         "parts": answer["parts"],
