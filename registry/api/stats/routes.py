@@ -64,7 +64,7 @@ def list_releases():
 @blp.auth(Role.ANALYST)
 @blp.arguments(TdiQuerySchema, location="query")
 @blp.response(200, TdiAnswerSchema)
-@blp.doc(responses={"200": {"content": outputs.TDI_ALTERNATIVES}})
+@blp.doc(responses={200: {"content": outputs.TDI_ALTERNATIVES}})
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def tdi_table(query, table: str):
