@@ -8,6 +8,7 @@ The protected cells are stored: every later pull of the period returns the same 
 from __future__ import annotations
 
 import calendar
+import math
 from datetime import date
 
 import numpy as np
@@ -74,7 +75,14 @@ def protect_standard_set(year: int, month: int) -> tuple[LinkedReleaseModel, lis
         return model, cells, {"below_minimum_population": True, "cells": model.n_cells}
     out = protect_release(model, counts, cell_keys, params).to_dict()
     out["record"].pop("seconds", None)
-    return model, out["cells"], out["record"]
+    return model, out["cells"], _finite(out["record"])
+
+
+def _finite(record: dict) -> dict:
+    """Replace infinite widths (a cell unbounded above) by None: JSON columns refuse Infinity."""
+    return {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()
+    }
 
 
 def split_tables(model: LinkedReleaseModel, cells: list[dict]) -> dict[str, list[dict]]:

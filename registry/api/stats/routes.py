@@ -3,7 +3,7 @@
 import csv
 import io
 
-from flask import Response, request
+from flask import Response, g, request
 
 from registry import clock
 from registry.api.blueprint import ApiBlueprint
@@ -19,7 +19,7 @@ from registry.api.stats.schemas import (
 from registry.auth.models import Role
 from registry.database import read_only
 from registry.extensions import db
-from registry.stats import catalogue, charts, releases, scheduled
+from registry.stats import catalogue, charts, dp, dp_budget, releases, scheduled
 from registry.stats.query import run_query
 from registry.stats.tdi import run_tdi, to_csv_rows
 
@@ -44,10 +44,14 @@ def read_catalogue(query):
 @blp.arguments(TableQuerySchema)
 @blp.response(200, TableAnswerSchema)
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def query_table(data):
-    """Return a protected table of up to 4 catalogue dimensions; the answer is a release."""
-    query, answer = run_query(data)
-    release = releases.record_release("query", query.definition(), answer)
+    """Return a protected (or, in DP mode, noisy) table of up to 4 catalogue dimensions."""
+    private = dp_budget.applies_to(g.user.id)
+    query, answer = dp.run_dp_query(data, g.user.id) if private else run_query(data)
+    release = releases.record_release("dp" if private else "query", query.definition(), answer)
+    if private:
+        dp.audit_dp_release(release.ref)
     db.session.commit()
     return {"release": release.ref, "definition": query.definition(), **answer}
 
