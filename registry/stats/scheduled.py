@@ -63,19 +63,25 @@ def protect_standard_set(year: int, month: int) -> tuple[LinkedReleaseModel, lis
     dims = tuple(d.name for d in model.dimensions)
     population = through_month_only(read_population("persons", year), year, month)
     records, keys = select_records(population, TableQuery("persons", year, dims, {}), dims)
+    return model, *protect_linked(model, records, keys)
+
+
+def protect_linked(
+    model: LinkedReleaseModel, records: dict[str, np.ndarray], keys: np.ndarray
+) -> tuple[list[dict], dict]:
+    """Count and protect the persons of a linked release; return its cells and record."""
     counts, cell_keys = model.count(records, keys)
     if abs(model.constraints @ counts).max(initial=0) != 0:
         raise RuntimeError("linked tables disagree on a shared margin")
-    params = sdc_params()
     if len(keys) < current_app.config["STATS_MIN_POPULATION"]:
         cells = [
             {"key": model.key(i), "value": None, "status": CellStatus.SUPPRESSED.value}
             for i in range(model.n_cells)
         ]
-        return model, cells, {"below_minimum_population": True, "cells": model.n_cells}
-    out = protect_release(model, counts, cell_keys, params).to_dict()
+        return cells, {"below_minimum_population": True, "cells": model.n_cells}
+    out = protect_release(model, counts, cell_keys, sdc_params()).to_dict()
     out["record"].pop("seconds", None)
-    return model, out["cells"], _finite(out["record"])
+    return out["cells"], _finite(out["record"])
 
 
 def _finite(record: dict) -> dict:
