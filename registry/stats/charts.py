@@ -11,7 +11,6 @@ from matplotlib.patches import Rectangle
 
 from registry.stats.sdc import TOTAL
 
-FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 SERIES = ("never_treated", "previously_treated", "not_known")
 SUPPRESSED_MARK = "×"
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from registry import clock
 from registry.audit.log import record
 from registry.episodes.codes import NOT_KNOWN, raw_codes
+from registry.episodes.models import Episode
 from registry.extensions import db
 from registry.stats.catalogue import DIMENSIONS
 from registry.stats.linked import Alias, LinkedReleaseModel
@@ -142,8 +143,17 @@ def produce_due_release(app) -> str:
     )
     if exists:
         return "unchanged"
+    if not _admissions_until(year, month):
+        return "no admissions to release"  # an empty release would only grow the audit log
     scheduled = produce_release(year, month)
     return f"released {scheduled.year}-{scheduled.through_month:02d}"
+
+
+def _admissions_until(year: int, month: int) -> bool:
+    """Tell whether anyone was admitted in the year up to the end of the month."""
+    end = date(year, month, calendar.monthrange(year, month)[1])
+    first = select(Episode.id).where(Episode.admitted_on.between(date(year, 1, 1), end)).limit(1)
+    return db.session.scalar(first) is not None
 
 
 def covering_release(year: int) -> StatsScheduledRelease | None:

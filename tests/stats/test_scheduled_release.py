@@ -116,3 +116,8 @@ def test_bad_chart_format_is_422(client, analyst):
 def test_chart_needs_an_analyst(client, make_user):
     _, token = make_user("clinician")
     assert _get(client, token, "injecting", format="png").status_code == 403
+
+
+def test_job_skips_a_period_without_admissions(session):
+    assert produce_due_release(None) == "no admissions to release"
+    assert not session.scalars(select(StatsScheduledRelease)).first()

@@ -2,8 +2,7 @@
 
 from flask import Response
 
-from registry.stats import charts
-
+CHART_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 # The TDI endpoint's other 200 bodies, for the OpenAPI document.
 TDI_ALTERNATIVES = {
@@ -15,5 +14,7 @@ TDI_ALTERNATIVES = {
 
 def chart(definition: dict, parts: dict, release_ref: str, fmt: str) -> Response:
     """Return a chart of a protected standard table; the release id travels in a header."""
+    from registry.stats import charts  # matplotlib takes seconds to import: only when drawing
+
     body = charts.render(definition, parts, fmt)
-    return Response(body, mimetype=charts.FORMATS[fmt], headers={"X-Release": release_ref})
+    return Response(body, mimetype=CHART_TYPES[fmt], headers={"X-Release": release_ref})

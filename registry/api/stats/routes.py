@@ -19,7 +19,7 @@ from registry.api.stats.schemas import (
 from registry.auth.models import Role
 from registry.database import read_only
 from registry.extensions import db
-from registry.stats import catalogue, charts, dp, dp_budget, releases, scheduled
+from registry.stats import catalogue, dp_budget, releases, scheduled
 from registry.stats.query import run_query
 from registry.stats.tdi import run_tdi, to_csv_rows
 
@@ -48,7 +48,12 @@ def read_catalogue(query):
 def query_table(data):
     """Return a protected (or, in DP mode, noisy) table of up to 4 catalogue dimensions."""
     private = dp_budget.applies_to(g.user.id)
-    query, answer = dp.run_dp_query(data, g.user.id) if private else run_query(data)
+    if private:
+        from registry.stats import dp  # OpenDP loads a large native library: only when needed
+
+        query, answer = dp.run_dp_query(data, g.user.id)
+    else:
+        query, answer = run_query(data)
     release = releases.record_release("dp" if private else "query", query.definition(), answer)
     if private:
         dp.audit_dp_release(release.ref)
@@ -80,7 +85,7 @@ def tdi_table(query, table: str):
     else:
         ref, definition, answer = served
     db.session.commit()
-    if query.get("format") in charts.FORMATS:
+    if query.get("format") in outputs.CHART_TYPES:
         return outputs.chart(definition, answer["parts"], ref, query["format"])
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         return _csv(definition, answer["parts"], ref)
