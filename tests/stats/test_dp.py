@@ -180,3 +180,25 @@ def test_concurrent_queries_never_overspend(fresh_app):
     with fresh_app.app_context():
         spent = db.session.scalar(select(StatsDpBudget.spent_micro))
         assert spent == 4 * cost
+
+
+def test_operators_flag_and_unflag_dp_analysts_from_the_cli(fresh_app):
+    from registry.auth.users import create_user
+
+    with fresh_app.app_context():
+        user_id = create_user("dp-cli", ["analyst"], None).id
+        db.session.commit()
+    runner = fresh_app.test_cli_runner()
+    flagged = runner.invoke(args=["stats", "dp-analyst", str(user_id), "--budget", "1.5"])
+    assert flagged.exit_code == 0, flagged.output
+    with fresh_app.app_context():
+        assert db.session.get(StatsDpAnalyst, user_id).budget_micro == 1_500_000
+        assert (
+            db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()[-1]
+            == "stats.dp.analyst_set"
+        )
+    assert runner.invoke(args=["stats", "dp-analyst", str(user_id), "--remove"]).exit_code == 0
+    with fresh_app.app_context():
+        assert db.session.get(StatsDpAnalyst, user_id) is None
+    unknown = runner.invoke(args=["stats", "dp-analyst", "999999"])
+    assert unknown.exit_code != 0 and "no such user" in unknown.output
