@@ -194,7 +194,7 @@ def test_operators_flag_and_unflag_dp_analysts_from_the_cli(fresh_app):
     with fresh_app.app_context():
         assert db.session.get(StatsDpAnalyst, user_id).budget_micro == 1_500_000
         assert (
-            db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()[-1]
+            db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.idx)).all()[-1]
             == "stats.dp.analyst_set"
         )
     assert runner.invoke(args=["stats", "dp-analyst", str(user_id), "--remove"]).exit_code == 0
