@@ -202,3 +202,11 @@ def test_operators_flag_and_unflag_dp_analysts_from_the_cli(fresh_app):
         assert db.session.get(StatsDpAnalyst, user_id) is None
     unknown = runner.invoke(args=["stats", "dp-analyst", "999999"])
     assert unknown.exit_code != 0 and "no such user" in unknown.output
+
+
+def test_an_empty_year_is_answered_with_noise_only(client, dp_analyst):
+    answer = _post(client, dp_analyst[1], {**QUERY, "year": YEAR - 3})
+    assert answer.status_code == 200, answer.json
+    assert all(
+        c["value"] is None or c["value"] == 0 or c["value"] >= K for c in answer.json["cells"]
+    )
