@@ -89,6 +89,14 @@ class Defaults:
     STATS_MARGIN_WEIGHT = 3.0
     # Largest table (cells including margins) a query may ask for; larger ones are refused (422).
     STATS_MAX_CELLS = 200_000
+    # Differential privacy for ad hoc queries: "off", "analysts" (those flagged with
+    # `registry stats dp-analyst`) or "all" (every analyst query). DP answers count persons only.
+    STATS_DP_MODE = "analysts"
+    # Privacy loss (epsilon) charged per DP query, and each analyst's budget per calendar month.
+    STATS_DP_EPSILON = 0.5
+    STATS_DP_BUDGET = 2.0
+    # How often the scheduler checks whether last month's standard tables are released yet.
+    STATS_RELEASE_SECONDS = 3600
 
 
 def _coerce(raw: str, default: object) -> object:

@@ -42,6 +42,14 @@ def sign_audit_checkpoint(app: Flask) -> str:
     return f"signed size {checkpoint.tree_size}" if checkpoint else "unchanged"
 
 
+def release_standard_tables(app: Flask) -> str:
+    """Release last month's standard tables if not done yet."""
+    # Imported here: numpy and scipy would slow every scheduler start, stats or not.
+    from registry.stats.scheduled import produce_due_release
+
+    return produce_due_release(app)
+
+
 def scheduled_jobs(app: Flask) -> list[Job]:
     """Return the jobs this deployment runs."""
     from registry.access.jobs import expire_bookings
@@ -51,6 +59,7 @@ def scheduled_jobs(app: Flask) -> list[Job]:
         Job("audit-checkpoint", app.config["AUDIT_CHECKPOINT_SECONDS"], sign_audit_checkpoint),
         Job("access-expiry", app.config["ACCESS_EXPIRY_SECONDS"], expire_bookings),
         Job("episode-compliance", app.config["COMPLIANCE_SECONDS"], compute_compliance_flags),
+        Job("stats-monthly-release", app.config["STATS_RELEASE_SECONDS"], release_standard_tables),
     ]
 
 

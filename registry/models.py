@@ -18,6 +18,7 @@ from registry.patients.models import (
 )
 from registry.protocols.models import Protocol, ProtocolVersion
 from registry.stats.models import StatsRelease
+from registry.stats.output_models import StatsDpAnalyst, StatsDpBudget, StatsScheduledRelease
 
 __all__ = [
     "ApiToken",
@@ -47,7 +48,10 @@ __all__ = [
     "Service",
     "Slot",
     "SpentChallenge",
+    "StatsDpAnalyst",
+    "StatsDpBudget",
     "StatsRelease",
+    "StatsScheduledRelease",
     "User",
     "UserRole",
 ]

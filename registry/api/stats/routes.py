@@ -3,10 +3,11 @@
 import csv
 import io
 
-from flask import Response, request
+from flask import Response, g, request
 
 from registry import clock
 from registry.api.blueprint import ApiBlueprint
+from registry.api.stats import outputs
 from registry.api.stats.schemas import (
     CatalogueQuerySchema,
     ReleaseSchema,
@@ -18,7 +19,7 @@ from registry.api.stats.schemas import (
 from registry.auth.models import Role
 from registry.database import read_only
 from registry.extensions import db
-from registry.stats import catalogue, releases
+from registry.stats import catalogue, dp_budget, releases, scheduled
 from registry.stats.query import run_query
 from registry.stats.tdi import run_tdi, to_csv_rows
 
@@ -43,10 +44,19 @@ def read_catalogue(query):
 @blp.arguments(TableQuerySchema)
 @blp.response(200, TableAnswerSchema)
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def query_table(data):
-    """Return a protected table of up to 4 catalogue dimensions; the answer is a release."""
-    query, answer = run_query(data)
-    release = releases.record_release("query", query.definition(), answer)
+    """Return a protected (or, in DP mode, noisy) table of up to 4 catalogue dimensions."""
+    private = dp_budget.applies_to(g.user.id)
+    if private:
+        from registry.stats import dp  # OpenDP loads a large native library: only when needed
+
+        query, answer = dp.run_dp_query(data, g.user.id)
+    else:
+        query, answer = run_query(data)
+    release = releases.record_release("dp" if private else "query", query.definition(), answer)
+    if private:
+        dp.audit_dp_release(release.ref)
     db.session.commit()
     return {"release": release.ref, "definition": query.definition(), **answer}
 
@@ -63,17 +73,24 @@ def list_releases():
 @blp.auth(Role.ANALYST)
 @blp.arguments(TdiQuerySchema, location="query")
 @blp.response(200, TdiAnswerSchema)
+@blp.doc(responses={200: {"content": outputs.TDI_ALTERNATIVES}})
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def tdi_table(query, table: str):
-    """Return a protected TDI standard table (JSON, or CSV with Accept: text/csv)."""
-    definition, answer = run_tdi(table, query["year"])
-    release = releases.record_release("tdi", definition, answer)
+    """Return a protected TDI standard table: JSON, CSV (Accept: text/csv) or a PNG/SVG chart."""
+    served = scheduled.serve_tdi(table, query["year"])
+    if served is None:
+        definition, answer = run_tdi(table, query["year"])
+        ref = releases.record_release("tdi", definition, answer).ref
+    else:
+        ref, definition, answer = served
     db.session.commit()
+    if query.get("format") in outputs.CHART_TYPES:
+        return outputs.chart(definition, answer["parts"], ref, query["format"])
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-        return _csv(definition, answer["parts"], release.ref)
+        return _csv(definition, answer["parts"], ref)
     return {
-        "release": release.ref,
+        "release": ref,
         "definition": definition,
         "protection": answer["protection"],
         "parts": answer["parts"],

@@ -47,9 +47,10 @@ class TableAnswerSchema(Schema):
 
 
 class TdiQuerySchema(Schema):
-    """The reference year of a standard table."""
+    """The reference year of a standard table, and optionally a chart format."""
 
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=9999))
+    format = fields.String(load_default=None, validate=validate.OneOf(["png", "svg"]))
 
 
 class TdiAnswerSchema(Schema):
