@@ -8,7 +8,6 @@ The protected cells are stored: every later pull of the period returns the same 
 from __future__ import annotations
 
 import calendar
-import math
 from datetime import date
 
 import numpy as np
@@ -82,14 +81,7 @@ def protect_linked(
         return cells, {"below_minimum_population": True, "cells": model.n_cells}
     out = protect_release(model, counts, cell_keys, sdc_params()).to_dict()
     out["record"].pop("seconds", None)
-    return out["cells"], _finite(out["record"])
-
-
-def _finite(record: dict) -> dict:
-    """Replace infinite widths (a cell unbounded above) by None: JSON columns refuse Infinity."""
-    return {
-        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()
-    }
+    return out["cells"], out["record"]
 
 
 def split_tables(model: LinkedReleaseModel, cells: list[dict]) -> dict[str, list[dict]]:

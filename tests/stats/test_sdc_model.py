@@ -69,3 +69,11 @@ def test_cell_keys_are_exact_sums_mod_2_32_in_any_record_order():
     cell = model.find(region="S", sex="M")
     assert int(cell_keys[cell]) == sum(int(k) for k in keys[sel]) % 2**32
     assert counts[cell] == sel.sum()
+
+
+def test_a_release_record_names_no_infinite_width():
+    from registry.stats.sdc.release import _width
+
+    assert _width(None) is None
+    assert _width((0, 3.0, float("inf"))) is None  # JSON columns refuse Infinity
+    assert _width((0, 3.0, 13.0)) == 10.0

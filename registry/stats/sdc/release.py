@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -74,7 +75,14 @@ class ProtectedRelease:
             "secondary_suppressed": int((hidden & ~self.primary).sum()),
             "audit_passed": self.audit.passed,
             "repair_rounds": int(self.audit.extra.get("repair_rounds", 0)),
-            "narrowest_width": None if narrow is None else narrow[2] - narrow[1],
+            "narrowest_width": _width(narrow),
             "seconds": dict(self.seconds),
             "digest": hashlib.sha256(self.values.tobytes() + self.status.tobytes()).hexdigest(),
         }
+
+
+def _width(narrow: tuple[int, float, float] | None) -> float | None:
+    """Return the narrowest interval's width; None when none is bounded (JSON has no Infinity)."""
+    if narrow is None or not math.isfinite(narrow[2] - narrow[1]):
+        return None
+    return narrow[2] - narrow[1]

@@ -1,7 +1,7 @@
 """episode engine state snapshot
 
-Revision ID: 0009_episode_state
-Revises: 0008_stats
+Revision ID: 0010_episode_state
+Revises: 0009_dp_budget
 Create Date: 2026-11-26 02:05:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-11-26 02:05:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_episode_state"
-down_revision = "0008_stats"
+revision = "0010_episode_state"
+down_revision = "0009_dp_budget"
 branch_labels = None
 depends_on = None
 
