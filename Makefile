@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean translations
+.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean translations \
+	crash-long
 
 install: $(STAMP)
 
@@ -54,6 +55,10 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cd bench && ../$(BIN)/python registration.py --persons 1000000
+
+# The crash loop of tests/hardening with many more worker kills than the suite's short run.
+crash-long: $(STAMP)
+	REGISTRY_CRASH_KILLS=$${REGISTRY_CRASH_KILLS:-200} $(BIN)/python -m pytest tests/hardening/test_crash.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check registry tests bench wsgi.py gunicorn.conf.py
