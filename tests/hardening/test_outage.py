@@ -1,0 +1,138 @@
+"""Outages: with PostgreSQL or Redis stopped, answers stay quick and clean; then it recovers."""
+
+import shutil
+import time
+
+import pytest
+
+from tests.hardening.services import PrivateCluster, PrivateRedis, postgres_bin
+from tests.hardening.stack import Stack
+from tests.hardening.workload import (
+    LOAD_SETTINGS,
+    Tally,
+    call,
+    check_consistency,
+    users_of,
+)
+
+QUICK_SECONDS = 5  # an outage answer must come well before a client or proxy gives up
+
+
+def assert_unavailable(answer) -> None:
+    """Check a 503 problem+json came quickly, naming no internals."""
+    assert answer.status == 503, (answer.status, answer.body)
+    assert answer.content_type == "application/problem+json"
+    assert answer.body["status"] == 503
+    assert answer.seconds < QUICK_SECONDS
+    text = str(answer.body)
+    assert "Traceback" not in text and "psycopg" not in text and "127.0.0.1" not in text
+
+
+def wait_for(condition, timeout: float = 30, every: float = 0.5):
+    """Poll until `condition()` returns a truthy value; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(every)
+
+
+def register(base: str, token: str, tally: Tally) -> int:
+    """Register an anonymous patient; return the status."""
+    answer = call(base, "POST", "/api/v1/patients", token, {"mode": "anonymous"})
+    tally.note("register", answer, answer.body.get("pseudonym") if answer.status == 201 else None)
+    return answer.status
+
+
+@pytest.fixture()
+def cluster():
+    """Return a running private PostgreSQL cluster with an empty `registry` database."""
+    if postgres_bin("initdb") is None:
+        pytest.skip("the PostgreSQL server programs (initdb, pg_ctl) are not installed")
+    private = PrivateCluster()
+    try:
+        private.start()
+        private.create_database()
+        yield private
+    finally:
+        private.remove()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgres_outage_answers_503_and_recovers_without_restart(cluster, tmp_path):
+    stack = Stack(tmp_path, cluster.url, LOAD_SETTINGS)
+    try:
+        users = users_of(stack.seed())
+        server = stack.server(workers=2)
+        token, tally = users["clinician"]["token"], Tally()
+        # Every worker now holds pooled connections that the stop will break.
+        assert [register(server.url, token, tally) for _ in range(6)] == [201] * 6
+
+        cluster.stop()
+        for _ in range(4):
+            body = {"mode": "anonymous"}
+            assert_unavailable(call(server.url, "POST", "/api/v1/patients", token, body))
+            assert_unavailable(call(server.url, "GET", "/api/v1/episodes", token))
+        ready = call(server.url, "GET", "/readyz")
+        assert ready.status == 503 and ready.body["checks"]["database"] == "unreachable"
+        assert ready.seconds < QUICK_SECONDS
+        assert call(server.url, "GET", "/healthz").status == 200  # the process itself is fine
+
+        cluster.start()
+        wait_for(lambda: call(server.url, "GET", "/readyz").status == 200)
+        # A stale pooled connection fails its one request (503) and renews its worker's pool;
+        # after that everything works again, without restarting gunicorn.
+        recovery = [register(server.url, token, tally) for _ in range(12)]
+        assert set(recovery) <= {201, 503} and recovery[-8:] == [201] * 8, recovery
+        assert check_consistency(cluster.url, tally.acks) == []
+        assert stack.audit_verify().returncode == 0
+    finally:
+        stack.stop()
+
+
+@pytest.fixture()
+def redis_server():
+    """Return a running private redis-server."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    private = PrivateRedis()
+    private.start()
+    yield private
+    private.stop()
+
+
+def challenges(base: str, count: int) -> list[int]:
+    """Ask for `count` proof-of-work challenges (a rate-limited public route); return statuses."""
+    answers = [call(base, "GET", "/api/v1/public/challenge") for _ in range(count)]
+    for answer in answers:
+        assert answer.seconds < QUICK_SECONDS
+        assert answer.status in (200, 429) or answer.content_type == "application/problem+json"
+    return [answer.status for answer in answers]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fail_open", [True, False], ids=["fail-open", "fail-closed"])
+def test_redis_outage_follows_the_configured_choice_and_recovers(redis_server, stack, fail_open):
+    stack.env.update(
+        {
+            "REGISTRY_RATELIMIT_STORAGE_URI": redis_server.url,
+            "REGISTRY_CHALLENGE_LIMIT": "3 per minute",
+            "REGISTRY_RATELIMIT_FAIL_OPEN": str(fail_open),
+        }
+    )
+    stack.seed()
+    server = stack.server(workers=1)
+    assert challenges(server.url, 4) == [200, 200, 200, 429]  # the limit is enforced in Redis
+
+    redis_server.stop()
+    down = challenges(server.url, 4)
+    # Fail open serves without limits; fail closed refuses with 503 until Redis is back.
+    assert down == ([200] * 4 if fail_open else [503] * 4)
+    assert call(server.url, "GET", "/readyz").status == 200  # Redis is not a readiness need
+
+    redis_server.start()  # empty: the counts start again
+    assert wait_for(lambda: challenges(server.url, 1) == [200])
+    assert challenges(server.url, 3) == [200, 200, 429]
