@@ -1,10 +1,13 @@
 """Outages: with PostgreSQL or Redis stopped, answers stay quick and clean; then it recovers."""
 
 import shutil
+import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import PG_URL
 from tests.hardening.services import PrivateCluster, PrivateRedis, postgres_bin
 from tests.hardening.stack import Stack
 from tests.hardening.workload import (
@@ -136,3 +139,30 @@ def test_redis_outage_follows_the_configured_choice_and_recovers(redis_server, s
     redis_server.start()  # empty: the counts start again
     assert wait_for(lambda: challenges(server.url, 1) == [200])
     assert challenges(server.url, 3) == [200, 200, 429]
+
+
+@pytest.mark.slow
+def test_sqlite_locked_by_another_process_delays_writes_only(stack):
+    # SQLite has no server to stop; its outage is another process (a backup, an operator's
+    # shell) holding the write lock. Reads and /readyz go on; writes wait (up to the 30 s busy
+    # timeout, then 503), and succeed once it lets go. Each waiting write holds a sync worker,
+    # so fewer writes than workers wait here, as a free worker is what answers the reads.
+    if PG_URL:
+        pytest.skip("SQLite's own outage; the PostgreSQL run stops a private cluster instead")
+    users = users_of(stack.seed())
+    server = stack.server(workers=3)
+    token, tally = users["clinician"]["token"], Tally()
+    assert register(server.url, token, tally) == 201
+    blocker = sqlite3.connect(stack.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with ThreadPoolExecutor(2) as pool:
+        writes = [pool.submit(register, server.url, token, tally) for _ in range(2)]
+        time.sleep(1)
+        assert not any(write.done() for write in writes)  # waiting for the lock, not failing
+        ready = call(server.url, "GET", "/readyz")
+        assert ready.status == 200 and ready.seconds < 1
+        blocker.execute("ROLLBACK")
+        assert [write.result() for write in writes] == [201] * 2
+    blocker.close()
+    assert check_consistency(stack.database_url, tally.acks) == []
+    assert stack.audit_verify().returncode == 0
