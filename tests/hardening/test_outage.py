@@ -1,6 +1,5 @@
 """Outages: with PostgreSQL or Redis stopped, answers stay quick and clean; then it recovers."""
 
-import shutil
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -8,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import PG_URL
-from tests.hardening.services import PrivateCluster, PrivateRedis, postgres_bin
+from tests.hardening.services import PrivateCluster, postgres_bin
 from tests.hardening.stack import Stack
 from tests.hardening.workload import (
     LOAD_SETTINGS,
@@ -94,17 +93,6 @@ def test_postgres_outage_answers_503_and_recovers_without_restart(cluster, tmp_p
         assert stack.audit_verify().returncode == 0
     finally:
         stack.stop()
-
-
-@pytest.fixture()
-def redis_server():
-    """Return a running private redis-server."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    private = PrivateRedis()
-    private.start()
-    yield private
-    private.stop()
 
 
 def challenges(base: str, count: int) -> list[int]:
