@@ -65,8 +65,10 @@ class Stack:
         self.cli("init")
         return json.loads(self.cli("demo", "--json").stdout)
 
-    def server(self, workers: int = 2, port: int | None = None) -> "Server":
-        """Start gunicorn with the project's gunicorn.conf.py and wait until it answers."""
+    def server(
+        self, workers: int = 2, port: int | None = None, env: dict | None = None
+    ) -> "Server":
+        """Start gunicorn with the project's gunicorn.conf.py (and settings of its own)."""
         port = port or free_port()
         log = open(self.folder / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 closed on stop
         process = subprocess.Popen(
@@ -80,7 +82,7 @@ class Stack:
                 str(workers),
                 "wsgi:app",
             ],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             stdout=log,
             stderr=log,

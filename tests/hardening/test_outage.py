@@ -105,28 +105,33 @@ def challenges(base: str, count: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fail_open", [True, False], ids=["fail-open", "fail-closed"])
-def test_redis_outage_follows_the_configured_choice_and_recovers(redis_server, stack, fail_open):
-    stack.env.update(
-        {
-            "REGISTRY_RATELIMIT_STORAGE_URI": redis_server.url,
-            "REGISTRY_CHALLENGE_LIMIT": "3 per minute",
-            "REGISTRY_RATELIMIT_FAIL_OPEN": str(fail_open),
-        }
-    )
+def test_redis_outage_follows_the_configured_choice_and_recovers(redis_server, stack):
+    stack.env["REGISTRY_CHALLENGE_LIMIT"] = "3 per minute"
     stack.seed()
-    server = stack.server(workers=1)
-    assert challenges(server.url, 4) == [200, 200, 200, 429]  # the limit is enforced in Redis
+    # One server fails open (the default), one fails closed; each keeps its counts apart.
+    opened, closed = (
+        stack.server(
+            workers=1,
+            env={
+                "REGISTRY_RATELIMIT_STORAGE_URI": f"{redis_server.url[:-1]}{number}",
+                "REGISTRY_RATELIMIT_FAIL_OPEN": str(fail_open),
+            },
+        )
+        for number, fail_open in ((0, True), (1, False))
+    )
+    for server in (opened, closed):
+        assert challenges(server.url, 4) == [200, 200, 200, 429]  # enforced through Redis
 
     redis_server.stop()
-    down = challenges(server.url, 4)
-    # Fail open serves without limits; fail closed refuses with 503 until Redis is back.
-    assert down == ([200] * 4 if fail_open else [503] * 4)
-    assert call(server.url, "GET", "/readyz").status == 200  # Redis is not a readiness need
+    assert challenges(opened.url, 4) == [200] * 4  # serves, without limits
+    assert challenges(closed.url, 4) == [503] * 4  # refuses until Redis is back
+    for server in (opened, closed):
+        assert call(server.url, "GET", "/readyz").status == 200  # Redis is not needed to serve
 
     redis_server.start()  # empty: the counts start again
-    assert wait_for(lambda: challenges(server.url, 1) == [200])
-    assert challenges(server.url, 3) == [200, 200, 429]
+    for server in (opened, closed):
+        assert wait_for(lambda url=server.url: challenges(url, 1) == [200])
+        assert challenges(server.url, 3) == [200, 200, 429]
 
 
 @pytest.mark.slow
