@@ -61,9 +61,32 @@ class Stack:
         )
 
     def seed(self) -> dict:
-        """Create the keyring and schema, then the demo clinics and staff; return the demo JSON."""
-        self.cli("init")
-        return json.loads(self.cli("demo", "--json").stdout)
+        """Run `registry init` and `registry demo --json`; return the demo's clinics and users."""
+        # In this process: two fresh `registry` processes would cost seconds of imports each.
+        from registry import create_app
+        from registry.cli import demo_command, init_command
+        from registry.extensions import db
+
+        settings = {k: v for k, v in self.env.items() if k.startswith("REGISTRY_")}
+        saved = {name: os.environ.get(name) for name in settings}
+        os.environ.update(settings)
+        try:
+            app = create_app({"ALLOW_MISSING_KEYRING": True})
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name)
+                else:
+                    os.environ[name] = value
+        runner = app.test_cli_runner()
+        try:
+            for command, args in ((init_command, []), (demo_command, ["--json"])):
+                result = runner.invoke(command, args, catch_exceptions=False)
+                assert result.exit_code == 0, result.output
+            return json.loads(result.stdout)
+        finally:
+            with app.app_context():
+                db.engine.dispose()
 
     def server(
         self, workers: int = 2, port: int | None = None, env: dict | None = None
@@ -157,9 +180,9 @@ class Server:
                 children.append(int(stat.parent.name))
         return children
 
-    def kill_a_worker(self) -> int | None:
-        """SIGKILL one worker at random; gunicorn's master starts a new one."""
-        pids = self.workers()
+    def kill_a_worker(self, among: list[int] | None = None) -> int | None:
+        """SIGKILL one worker at random (of `among`); gunicorn's master starts a new one."""
+        pids = among or self.workers()
         if not pids:
             return None
         pid = random.choice(pids)
