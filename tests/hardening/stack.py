@@ -130,6 +130,10 @@ class Stack:
         self.processes.append(process)
         return process
 
+    def server_logs(self) -> str:
+        """Return what the gunicorn servers wrote (their own and the app's log lines)."""
+        return "".join(path.read_text() for path in sorted(self.folder.glob("gunicorn-*.log")))
+
     def audit_verify(self) -> subprocess.CompletedProcess:
         """Run `registry audit verify`."""
         return self.cli("audit", "verify", check=False)

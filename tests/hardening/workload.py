@@ -224,8 +224,9 @@ class Mix:
 
         base = self.base()
         challenge = call(base, "GET", "/api/v1/public/challenge")
+        self.tally.note("challenge", challenge, None)
         if challenge.status != 200:
-            return self.tally.note("challenge", challenge, None)
+            return None
         body = {"slot_id": random.choice(self.slots), "altcha": solve(challenge.body)}
         answer = call(base, "POST", "/api/v1/public/bookings", body=body)
         # The answer names no booking id; the audit entry of its request id does.
