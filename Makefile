@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean translations
+.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean translations \
+	crash-long soak
 
 install: $(STAMP)
 
@@ -54,6 +55,17 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cd bench && ../$(BIN)/python registration.py --persons 1000000
+
+# Soak: a fixed-rate realistic mix against two instances on PostgreSQL; fails on any lost write
+# or 5xx. A new database is made on the server SOAK_DATABASE_URL names, and dropped afterwards.
+soak: $(STAMP)
+	cd bench && ../$(BIN)/python soak.py --rate $${SOAK_RATE:-25} --seconds $${SOAK_SECONDS:-120} \
+		--database-url $${SOAK_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
+
+# The crash loop of tests/hardening with many more worker kills than the suite's short run.
+crash-long: $(STAMP)
+	REGISTRY_CRASH_KILLS=$${REGISTRY_CRASH_KILLS:-200} $(BIN)/python -m pytest -o timeout=0 \
+		tests/hardening/test_crash.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check registry tests bench wsgi.py gunicorn.conf.py

@@ -5,6 +5,7 @@ import traceback
 
 from flask import Flask, Response, current_app, g, json
 from marshmallow import Schema, fields
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -161,6 +162,19 @@ def handle_database_down(exc: Exception) -> Response:
     )
 
 
+def handle_limit_store_down(exc: RedisError) -> Response:
+    """Answer 503 when rate limits fail closed and their store is down (never a bare 500)."""
+    _rollback_quietly()
+    log.error("rate-limit store unavailable", extra={"error": type(exc).__name__})
+    return problem(
+        503,
+        "Service unavailable",
+        "the service cannot check its request limits; try again",
+        slug="service-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _rollback_quietly() -> None:
     try:
         _rollback()
@@ -195,4 +209,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RecursionError, handle_too_deep)
     app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(PoolTimeout, handle_database_down)
+    # Only raised when RATELIMIT_FAIL_OPEN is off (fail open swallows store errors).
+    app.register_error_handler(RedisError, handle_limit_store_down)
     app.register_error_handler(Exception, handle_unexpected)
