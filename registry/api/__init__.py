@@ -10,6 +10,7 @@ def register_api(app: Flask) -> None:
     from registry.api.audit.routes import blp as audit_blp
     from registry.api.clinics.routes import blp as clinics_blp
     from registry.api.codes.routes import blp as codes_blp
+    from registry.api.converters import bound_integer_paths
     from registry.api.docs import docs
     from registry.api.episodes.routes import blp as episodes_blp
     from registry.api.episodes.routes import migrations_blp
@@ -26,6 +27,7 @@ def register_api(app: Flask) -> None:
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
     api.init_app(app)
+    bound_integer_paths(app, api)
     for blueprint in (
         health_blp,
         me_blp,
