@@ -33,7 +33,8 @@ audit-deps: $(STAMP)
 
 # The long schemathesis run over the whole API (the short one is part of `make test`).
 fuzz: $(STAMP)
-	REGISTRY_FUZZ_EXAMPLES=$${REGISTRY_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
+	REGISTRY_FUZZ_EXAMPLES=$${REGISTRY_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -m fuzz --timeout 3600 \
+		tests/fuzz $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(BIN)/registry init
