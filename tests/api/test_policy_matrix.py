@@ -74,18 +74,19 @@ class World:
         return self._post("/api/v1/patients/merges", body)["id"]
 
     @cached_property
-    def protocols(self) -> None:
+    def protocol_key(self) -> str:
+        """Install the shipped protocols; return the key of one of them."""
         from registry.protocols.lifecycle import install_shipped_protocols
 
         install_shipped_protocols()
         self.session.flush()
+        return "methadone_oat"
 
     @cached_property
     def episode_body(self) -> dict:
-        self.protocols  # noqa: B018 (installs them)
         return {
             "pseudonym": self.patient["pseudonym"],
-            "protocol": "methadone_oat",
+            "protocol": self.protocol_key,
             "diagnosis": "F11.2",
             "admitted_on": TODAY.isoformat(),
             "admission": admission(),
@@ -113,7 +114,7 @@ class World:
             "merge_id": lambda: self.merge_id,
             "ref": lambda: self.ref,
             "request_id": lambda: 1,
-            "key": lambda: self.protocols or "methadone_oat",
+            "key": lambda: self.protocol_key,
             "n": lambda: 1,
             "table": lambda: "table_1",
             "name": lambda: "missing.js",
@@ -157,7 +158,7 @@ class World:
             "POST /api/v1/episodes": lambda: self.episode_body,
             "POST /api/v1/episodes/<ref>/events": lambda: {"type": "visit"},
             "POST /api/v1/episodes/<ref>/discharge": lambda: {"reason": "completed"},
-            "POST /api/v1/protocols": lambda: {"key": "methadone_oat", "copy_from": "active"},
+            "POST /api/v1/protocols": lambda: {"key": self.protocol_key, "copy_from": "active"},
             "POST /api/v1/reidentifications": lambda: {
                 "pseudonym": self.patient["pseudonym"],
                 "purpose": "a court order for the matrix",
@@ -234,6 +235,9 @@ def test_route_answers_by_the_table(app, client, session, make_clinic, key):
             assert answer.status_code < 500, where
         else:
             assert answer.status_code in expected, where
+        if case == "own" and POLICY[key].clinic_scoped and expected == "allowed":
+            # The object is really there for its own clinic, so another clinic's 404 is a refusal.
+            assert answer.status_code != 404, where
 
 
 def test_a_route_without_a_table_entry_fails_the_check(keyring, tmp_path):
