@@ -5,16 +5,36 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean translations \
-	crash-long soak
+.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean \
+	translations lock lock-upgrade audit-deps fuzz crash-long soak
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every runtime and dev dependency comes from the hashed lock; the project itself goes on top.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --extra dev \
+	--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+# Re-pin after a change to pyproject.toml, keeping the other pins; lock-upgrade bumps them all.
+lock: $(STAMP)
+	$(BIN)/pip-compile $(LOCK_FLAGS)
+
+lock-upgrade: $(STAMP)
+	$(BIN)/pip-compile --upgrade $(LOCK_FLAGS)
+
+# Known vulnerabilities of the locked pins (PyPI's advisory data); fails on any finding.
+audit-deps: $(STAMP)
+	$(BIN)/python scripts/audit_deps.py requirements.lock
+
+# The long schemathesis run over the whole API (the short one is part of `make test`).
+fuzz: $(STAMP)
+	REGISTRY_FUZZ_EXAMPLES=$${REGISTRY_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -m fuzz --timeout 3600 \
+		tests/fuzz $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(BIN)/registry init

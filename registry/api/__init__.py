@@ -10,10 +10,12 @@ def register_api(app: Flask) -> None:
     from registry.api.audit.routes import blp as audit_blp
     from registry.api.clinics.routes import blp as clinics_blp
     from registry.api.codes.routes import blp as codes_blp
+    from registry.api.converters import bound_integer_paths
     from registry.api.docs import docs
     from registry.api.episodes.routes import blp as episodes_blp
     from registry.api.episodes.routes import migrations_blp
     from registry.api.health.routes import blp as health_blp
+    from registry.api.links import LinksPlugin
     from registry.api.me.routes import blp as me_blp
     from registry.api.patients.routes import blp as patients_blp
     from registry.api.protocols.routes import blp as protocols_blp
@@ -25,7 +27,8 @@ def register_api(app: Flask) -> None:
 
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [LinksPlugin()]})
+    bound_integer_paths(app, api)
     for blueprint in (
         health_blp,
         me_blp,

@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from registry.api.converters import MAX_ID
+
 
 class Base64(fields.Field):
     """Bytes dumped as standard base64."""
@@ -47,8 +49,8 @@ class EntrySchema(Schema):
 class ProofQuerySchema(Schema):
     """Which entry to prove, and against which checkpoint."""
 
-    index = fields.Integer(required=True, validate=validate.Range(min=0))
-    tree_size = fields.Integer(validate=validate.Range(min=1))
+    index = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_ID))
+    tree_size = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class InclusionProofSchema(Schema):
@@ -65,8 +67,12 @@ class InclusionProofSchema(Schema):
 class ConsistencyQuerySchema(Schema):
     """Two tree sizes to prove consistent."""
 
-    from_size = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1))
-    to_size = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1))
+    from_size = fields.Integer(
+        required=True, data_key="from", validate=validate.Range(min=1, max=MAX_ID)
+    )
+    to_size = fields.Integer(
+        required=True, data_key="to", validate=validate.Range(min=1, max=MAX_ID)
+    )
 
 
 class ConsistencyProofSchema(Schema):
@@ -80,7 +86,7 @@ class ConsistencyProofSchema(Schema):
 class EntryPageQuerySchema(Schema):
     """A page of entries after an index."""
 
-    after = fields.Integer(load_default=-1, validate=validate.Range(min=-1))
+    after = fields.Integer(load_default=-1, validate=validate.Range(min=-1, max=MAX_ID))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

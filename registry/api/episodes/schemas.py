@@ -6,6 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from registry.api.converters import MAX_ID
 from registry.episodes import codes
 from registry.protocols.compiled import REASON_LABELS
 
@@ -227,7 +228,7 @@ class EventInSchema(Schema):
         metadata={"description": "Default now; without an offset it is clinic local time."},
     )
     payload = fields.Dict(load_default=dict)
-    supersedes = fields.Integer(strict=True, validate=validate.Range(min=1))
+    supersedes = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
     override_reason = fields.String(
         validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
     )
@@ -363,10 +364,10 @@ class MigrationInSchema(Schema):
     """Move the open episodes of a protocol from one version to the active one."""
 
     from_version = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1), data_key="from"
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID), data_key="from"
     )
     to_version = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1), data_key="to"
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID), data_key="to"
     )
     dry_run = fields.Boolean(load_default=True)
 

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from registry.api.converters import MAX_ID
 from registry.api.episodes.schemas import EpisodeSummarySchema
 from registry.patients.identity import NAME_FIELDS
 
@@ -85,7 +86,7 @@ class PatientSchema(Schema):
 class ErasureQuerySchema(Schema):
     """The clinic whose pseudonym names the person to erase (operators have no clinic)."""
 
-    clinic_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    clinic_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class MergeSchema(Schema):

@@ -4,6 +4,8 @@ from typing import ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from registry.api.converters import MAX_ID
+
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="Not a protocol key.")
 _CONTENT = ("document", "yaml")
 
@@ -105,9 +107,9 @@ class DiffQuerySchema(Schema):
     """The two version numbers to compare."""
 
     from_ = fields.Integer(
-        data_key="from", attribute="old", required=True, validate=validate.Range(min=1)
+        data_key="from", attribute="old", required=True, validate=validate.Range(min=1, max=MAX_ID)
     )
-    to = fields.Integer(attribute="new", required=True, validate=validate.Range(min=1))
+    to = fields.Integer(attribute="new", required=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class DiffSchema(Schema):

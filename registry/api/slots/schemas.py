@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from registry.access.models import BookingStatus
 from registry.access.vocab import CARE_TYPES, LANGUAGES, MEDICATIONS, WEEKDAYS
+from registry.api.converters import MAX_ID
 from registry.api.public.schemas import local_start
 
 _HOURS = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
@@ -72,7 +73,9 @@ class WeeklySchema(Schema):
 class SlotCreateSchema(Schema):
     """One slot (`starts_at`) or a weekly pattern (`weekly`), each place count `capacity`."""
 
-    service_id = fields.Integer(required=True, strict=True)
+    service_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
     duration_minutes = fields.Integer(load_default=30, validate=validate.Range(5, 24 * 60))
     starts_at = fields.AwareDateTime()
@@ -124,7 +127,7 @@ class RangeQuerySchema(Schema):
 
     start = fields.AwareDateTime(data_key="from")
     end = fields.AwareDateTime(data_key="to")
-    service_id = fields.Integer()
+    service_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class BookingQuerySchema(RangeQuerySchema):
