@@ -47,6 +47,7 @@ def test_two_hosts_share_capacity_jobs_and_the_audit_log(stack, redis_server):
             "REGISTRY_AUDIT_CHECKPOINT_SECONDS": str(JOB_SECONDS),
             "REGISTRY_ACCESS_EXPIRY_SECONDS": str(JOB_SECONDS),
             "REGISTRY_COMPLIANCE_SECONDS": str(JOB_SECONDS),
+            "REGISTRY_STATS_RELEASE_SECONDS": str(JOB_SECONDS),
         }
     )
     users = users_of(stack.seed())
@@ -89,6 +90,7 @@ def test_two_hosts_share_capacity_jobs_and_the_audit_log(stack, redis_server):
         "audit-checkpoint",
         "access-expiry",
         "episode-compliance",
+        "stats-monthly-release",
     }
     for job, count, slots_run in runs:
         assert count == slots_run, f"{job} ran twice in a slot"
