@@ -24,6 +24,7 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     from registry.patients.cli import keys_group, reidentify_command
+    from registry.synth.cli import synth_command
 
     for command in (
         keys_group,
@@ -34,6 +35,7 @@ def register_commands(app: Flask) -> None:
         token_group,
         audit_group,
         scheduler_command,
+        synth_command,
     ):
         app.cli.add_command(command)
 
