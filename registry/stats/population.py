@@ -214,8 +214,8 @@ def population(measure: str, year: int):
     person = func.coalesce(survivor.c.root, Episode.person_id)
     person_key = _key_integer(func.coalesce(survivor.c.record_key, Person.record_key))
     columns = [
-        _month(measure, start).label("month"),
-        _age().label("age"),
+        cast(_month(measure, start), Integer).label("month"),
+        cast(_age(), Integer).label("age"),
         Episode.primary_drug,
         Clinic.region_code,
         Episode.protocol_key,
@@ -253,7 +253,8 @@ def count_groups(measure: str, year: int, groupings: Sequence[Sequence[str]]) ->
     every = sorted({c for cols in columns for c in cols})
     parts = []
     for i, cols in enumerate(columns):
-        picked = [units.c[c] if c in cols else null() for c in every]
+        # Typed NULLs: PostgreSQL resolves UNION column types branch by branch.
+        picked = [units.c[c] if c in cols else cast(null(), units.c[c].type) for c in every]
         parts.append(
             select(
                 literal(i).label("grouping"),

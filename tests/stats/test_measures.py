@@ -196,3 +196,23 @@ def test_later_standard_tables_count_persons_once_and_are_protected(
         assert abs(cell["value"] - exact[key]) <= 3 and cell["value"] not in (1, 2)
         compared += 1
     assert compared
+
+
+def test_the_whole_standard_set_is_counted_in_one_query_and_protected(population):
+    from registry.stats.tdi import SPLIT, TDI_TABLES, run_tdi_set
+
+    rows = _first_rows(population(300, seed=12))
+    groupings = [(*t.dims, SPLIT) for t in TDI_TABLES.values()]
+    assert [g.total for g in count_groups("persons", YEAR, groupings)] == [len(rows)] * len(
+        groupings
+    )
+    tables = run_tdi_set(YEAR)
+    assert [d["table"] for d, _ in tables] == list(TDI_TABLES)
+    published = 0
+    for definition, answer in tables:
+        assert answer["protection"]["audit_passed"], definition["table"]
+        total = next(c for c in answer["parts"]["all"] if set(c["key"].values()) == {"Total"})
+        if total["status"] != "suppressed":
+            assert abs(total["value"] - len(rows)) <= 3
+            published += 1
+    assert published
