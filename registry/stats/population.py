@@ -25,6 +25,8 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -47,6 +49,9 @@ from registry.stats.sdc.model import KEY_MODULUS
 
 # Spreads episode ids over the key space so that each episode gets its own fixed record key.
 EPISODE_KEY_STEP = 2654435761
+# (admission day since 1990) * ID_SPAN + episode id orders episodes by day, then id.
+FIRST_DAY_YEAR = 1990
+ID_SPAN = 2**32
 # Raw column of the population each dimension is read from.
 RAW_COLUMN = {
     "period": "month",
@@ -113,8 +118,8 @@ def _dialect() -> str:
 def _days(later, earlier):
     """Return the whole days between two dates, in SQL."""
     if _dialect() == "sqlite":
-        return cast(func.julianday(later) - func.julianday(earlier), Integer)
-    return later - earlier
+        return cast(func.julianday(later) - func.julianday(earlier), BigInteger)
+    return cast(later - earlier, BigInteger)
 
 
 def _key_integer(record_key):
@@ -206,54 +211,123 @@ def _outcome(measure: str, start: date, end: date, today: date):
     return case((met, "yes"), else_="no")
 
 
-def population(measure: str, year: int):
-    """Return the measure's units of a year as a subquery: key, raw values, outcome."""
+def _first_admissions(start: date, end: date, survivor):
+    """Return the id of each (surviving) person's first episode admitted in the year.
+
+    The first is the smallest (admission day, id), packed into one integer so that a hash
+    aggregate finds it without sorting a million rows; the wide admission record is joined
+    afterwards for the chosen episodes only.
+    """
+    person = func.coalesce(survivor.c.root, Episode.person_id)
+    packed = _days(Episode.admitted_on, date(FIRST_DAY_YEAR, 1, 1)) * ID_SPAN + Episode.id
+    first = (
+        select(func.min(packed).label("packed"))
+        .outerjoin(survivor, survivor.c.id == Episode.person_id)
+        .where(Episode.admitted_on.between(start, end))
+        .group_by(person)
+        .subquery("first_packed")
+    )
+    return select((first.c.packed % ID_SPAN).label("id")).subquery("first_admission")
+
+
+def population(measure: str, year: int, needed: set[str] | None = None):
+    """Return the measure's units of a year as a CTE: key and the raw columns needed."""
     start, end = date(year, 1, 1), date(year, 12, 31)
     today = clock.now().date()
     survivor = _survivors()
-    person = func.coalesce(survivor.c.root, Episode.person_id)
     person_key = _key_integer(func.coalesce(survivor.c.record_key, Person.record_key))
-    columns = [
-        cast(_month(measure, start), Integer).label("month"),
-        cast(_age(), Integer).label("age"),
-        Episode.primary_drug,
-        Clinic.region_code,
-        Episode.protocol_key,
-        *(getattr(Episode, name) for name in PLAIN_COLUMNS),
-    ]
+    available = {
+        "month": cast(_month(measure, start), Integer),
+        "age": cast(_age(), Integer),
+        "primary_drug": Episode.primary_drug,
+        "region_code": Clinic.region_code,
+        "protocol_key": Episode.protocol_key,
+        **{name: getattr(Episode, name) for name in PLAIN_COLUMNS},
+    }
     outcome = _outcome(measure, start, end, today)
     if outcome is not None:
-        columns.append(outcome.label(OUTCOME))
+        available[OUTCOME] = outcome
+    columns = [
+        col.label(name) for name, col in available.items() if needed is None or name in needed
+    ]
     if measure == "persons":
-        # Each person once, classified by their first admission of the year.
-        rank = func.row_number().over(
-            partition_by=person, order_by=(Episode.admitted_on, Episode.id)
-        )
-        columns += [person_key.label("unit_key"), rank.label("rank")]
+        columns.append(person_key.label("unit_key"))
     else:
         unit_key = (person_key + Episode.id * literal(EPISODE_KEY_STEP, BigInteger)) % KEY_MODULUS
         columns.append(unit_key.label("unit_key"))
     stmt = (
         select(*columns)
         .join(Person, Person.id == Episode.person_id)
-        .join(Clinic, Clinic.id == Episode.clinic_id)
         .outerjoin(survivor, survivor.c.id == Episode.person_id)
         .where(_scope(measure, start, end, today))
     )
+    if needed is None or "region_code" in needed:
+        stmt = stmt.join(Clinic, Clinic.id == Episode.clinic_id)
     if measure == "persons":
-        ranked = stmt.subquery("ranked")
-        return select(ranked).where(ranked.c.rank == 1).cte("units").prefix_with("MATERIALIZED")
+        first = _first_admissions(start, end, survivor)
+        stmt = stmt.join(first, first.c.id == Episode.id)
+    if _dialect() == "postgresql":
+        return stmt.subquery("units")  # read once, by GROUPING SETS
     return stmt.cte("units").prefix_with("MATERIALIZED")
+
+
+def _tune_postgres() -> None:
+    """Give this transaction's counting enough sort memory, and skip JIT compilation.
+
+    The counts are a handful of sequential scans, sorts and hash aggregates: JIT costs
+    seconds for nothing, and the default work_mem sends the ranking sort to disk.
+    """
+    if _dialect() == "postgresql":
+        db.session.execute(text("SET LOCAL work_mem = '256MB'"))
+        db.session.execute(text("SET LOCAL jit = off"))
 
 
 def count_groups(measure: str, year: int, groupings: Sequence[Sequence[str]]) -> list[Groups]:
     """Count units per combination of raw values, for each grouping of dimension names."""
-    units = population(measure, year)
     columns = [[raw_column(name) for name in grouping] for grouping in groupings]
     every = sorted({c for cols in columns for c in cols})
+    units = population(measure, year, set(every))
+    _tune_postgres()
+    if _dialect() == "postgresql":
+        rows = _grouping_sets(units, columns, every)
+    else:
+        rows = _union(units, columns, every)
+    return [_groups(rows, i, grouping, every) for i, grouping in enumerate(groupings)]
+
+
+def _grouping_sets(units, columns: list[list[str]], every: list[str]) -> list[tuple]:
+    """Count every grouping in one pass over the units (PostgreSQL GROUPING SETS).
+
+    GROUPING() gives, per row, a bit per column left out of its set (first column highest),
+    which tells the groupings apart; groupings with the same columns share their rows.
+    """
+    width = len(every)
+
+    def mask(cols: list[str]) -> int:
+        return sum(1 << (width - 1 - i) for i, c in enumerate(every) if c not in cols)
+
+    wanted: dict[int, list[int]] = {}
+    for i, cols in enumerate(columns):
+        wanted.setdefault(mask(cols), []).append(i)
+    sets = {mask(cols): tuple_(*(units.c[c] for c in cols)) for cols in columns}
+    stmt = select(
+        func.grouping(*(units.c[c] for c in every)).label("grouping"),
+        *(units.c[c] for c in every),
+        func.count().label("n"),
+        func.sum(units.c.unit_key).label("key_sum"),
+    ).group_by(func.grouping_sets(*sets.values()))
+    rows = []
+    for row in db.session.execute(stmt):
+        for index in wanted.get(row.grouping, ()):
+            rows.append((index, *row[1:]))
+    return rows
+
+
+def _union(units, columns: list[list[str]], every: list[str]) -> list[tuple]:
+    """Count every grouping over one materialised population, in one UNION ALL round trip."""
     parts = []
     for i, cols in enumerate(columns):
-        # Typed NULLs: PostgreSQL resolves UNION column types branch by branch.
+        # Typed NULLs: a database resolves UNION column types branch by branch.
         picked = [units.c[c] if c in cols else cast(null(), units.c[c].type) for c in every]
         parts.append(
             select(
@@ -265,14 +339,13 @@ def count_groups(measure: str, year: int, groupings: Sequence[Sequence[str]]) ->
             .select_from(units)
             .group_by(*(units.c[c] for c in cols))
         )
-    rows = db.session.execute(union_all(*parts)).all()
-    return [_groups(rows, i, grouping, every) for i, grouping in enumerate(groupings)]
+    return [tuple(row) for row in db.session.execute(union_all(*parts))]
 
 
-def _groups(rows, index: int, grouping: Sequence[str], every: list[str]) -> Groups:
-    mine = [r for r in rows if r.grouping == index]
+def _groups(rows: list[tuple], index: int, grouping: Sequence[str], every: list[str]) -> Groups:
+    mine = [r for r in rows if r[0] == index]
     position = {name: 1 + every.index(raw_column(name)) for name in grouping}
     values = {name: np.array([r[position[name]] for r in mine], dtype=object) for name in grouping}
-    counts = np.array([r.n for r in mine], dtype=np.int64)
-    keys = np.array([int(r.key_sum) % KEY_MODULUS for r in mine], dtype=np.uint64)
+    counts = np.array([r[-2] for r in mine], dtype=np.int64)
+    keys = np.array([int(r[-1]) % KEY_MODULUS for r in mine], dtype=np.uint64)
     return Groups(values, counts, keys)
