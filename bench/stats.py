@@ -1,7 +1,7 @@
 """Benchmark the disclosure-control pipeline on region × drug group × age band × sex.
 
 Run: python bench/stats.py [--repeat N] [--baseline-cells N] [--skip-lp-only]
-     [--tdi-database URL] [--tdi-persons N]
+     [--tdi-database URL] [--tdi-persons N] [--tdi-instance DIR] [--tdi-only]
 (--skip-lp-only drops the slow reference runs: uncertified audit, threshold-only audit and the
 opt-in republishing of top-level margins.)
 
@@ -97,8 +97,10 @@ def main() -> None:
     parser.add_argument(
         "--tdi-instance", default=str(Path(tempfile.gettempdir()) / "registry-bench-stats")
     )
+    parser.add_argument("--tdi-only", action="store_true", help="skip the 8,000-person figures")
     args = parser.parse_args()
-    sdc_figures(args)
+    if not args.tdi_only:
+        sdc_figures(args)
     if args.tdi_database:
         tdi_figures(args.tdi_database, args.tdi_persons, Path(args.tdi_instance))
     else:
