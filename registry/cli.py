@@ -25,6 +25,7 @@ def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     from registry.patients.cli import keys_group, reidentify_command
     from registry.stats.cli import stats_group
+    from registry.synth.cli import synth_command
 
     for command in (
         keys_group,
@@ -36,6 +37,7 @@ def register_commands(app: Flask) -> None:
         audit_group,
         scheduler_command,
         stats_group,
+        synth_command,
     ):
         app.cli.add_command(command)
 

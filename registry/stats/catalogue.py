@@ -27,7 +27,14 @@ AGE_BANDS = (
     *((age, f"{age}-{age + 4}") for age in range(15, 65, 5)),
     (65, "65+"),
 )
+# Age at first use of the primary drug, in the TDI's coarser bands: lower bound → code.
+FIRST_USE_BANDS = (
+    (0, "<15"),
+    *((age, f"{age}-{age + 4}") for age in range(15, 40, 5)),
+    (40, "40+"),
+)
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+OUTCOME = "outcome"
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,20 @@ DIMENSIONS: dict[str, CatalogueDimension] = {
         ),
         CatalogueDimension("injecting", "Injecting", ("injecting",), _tdi("injecting")),
         CatalogueDimension(
+            "frequency", "Frequency of use in the last 30 days", ("frequency",), _tdi("frequency")
+        ),
+        CatalogueDimension(
+            "age_first_use",
+            "Age at first use of the primary drug",
+            ("age_first_use",),
+            _flat([code for _, code in FIRST_USE_BANDS] + [NOT_KNOWN]),
+        ),
+        CatalogueDimension("hiv_tested", "HIV testing", ("hiv_tested",), _tdi("hiv_tested")),
+        CatalogueDimension("hcv_tested", "HCV testing", ("hcv_tested",), _tdi("hcv_tested")),
+        CatalogueDimension(
+            "ost_status", "Opioid substitution treatment", ("ost_status",), _tdi("ost_status")
+        ),
+        CatalogueDimension(
             "ever_treated",
             "Treatment status (ever previously treated)",
             ("ever_treated",),
@@ -183,19 +204,36 @@ MEASURES = {
     "month of discharge",
     "episodes": "Episodes in treatment at any time in the year; the period of an episode "
     "carried over from an earlier year is January",
+    "retention": "Share of episodes admitted in the year that stayed at least 90 days in "
+    "treatment (episodes still open after fewer than 90 days are left out)",
+    "completion": "Share of episodes discharged in the year whose reason is completed",
+    "adherence": "Share of episodes in treatment in the year with no protocol override and no "
+    "required event flagged overdue during the year",
 }
+# Rate measures: the share of units whose outcome is "yes"; both counts are protected together.
+RATES = frozenset({"retention", "completion", "adherence"})
+RATE_DAYS = 90
 MAX_DIMENSIONS = 4
+
+
+def _band(bands: tuple[tuple[int, str], ...], age: int | None) -> str:
+    if age is None or age < 0 or age >= 99:
+        return NOT_KNOWN
+    code = bands[0][1]
+    for low, band in bands:
+        if age >= low:
+            code = band
+    return code
 
 
 def age_band(age: int | None) -> str:
     """Return the age band at entry of an age in years (None: not known)."""
-    if age is None or age < 0 or age >= 99:
-        return NOT_KNOWN
-    code = AGE_BANDS[0][1]
-    for low, band in AGE_BANDS:
-        if age >= low:
-            code = band
-    return code
+    return _band(AGE_BANDS, age)
+
+
+def first_use_band(age: int | None) -> str:
+    """Return the band of an age at first use in years (None or 99: not known)."""
+    return _band(FIRST_USE_BANDS, age)
 
 
 def describe(year: int) -> dict:
@@ -214,5 +252,8 @@ def describe(year: int) -> dict:
             }
             for d in DIMENSIONS.values()
         ],
-        "measures": [{"name": name, "label": label} for name, label in MEASURES.items()],
+        "measures": [
+            {"name": name, "label": label, "kind": "rate" if name in RATES else "count"}
+            for name, label in MEASURES.items()
+        ],
     }

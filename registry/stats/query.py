@@ -8,39 +8,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import and_, or_, select
 
 from registry import clock
-from registry.access.models import Clinic
-from registry.episodes.codes import NOT_KNOWN, NOT_KNOWN_NUMBER, drug_group
-from registry.episodes.models import Episode
+from registry.episodes.codes import NOT_KNOWN
 from registry.errors import ValidationFailed
-from registry.extensions import db
-from registry.patients.models import Person
-from registry.stats.catalogue import (
-    DIMENSIONS,
-    MAX_DIMENSIONS,
-    MEASURES,
-    NOT_DISCHARGED,
-    QUARTERS,
-    age_band,
-)
+from registry.stats.catalogue import DIMENSIONS, MAX_DIMENSIONS, MEASURES, OUTCOME, RATES
+from registry.stats.population import Groups, count_groups, leaf_codes
 from registry.stats.sdc import (
     TOTAL,
     CellStatus,
+    Dimension,
     ReleaseModel,
     SdcParams,
     TableSpec,
     protect_records,
 )
-from registry.stats.sdc.model import KEY_MODULUS
 
-# Spreads episode ids over the key space so that each episode gets its own fixed record key.
-EPISODE_KEY_STEP = 2654435761
+# Outcome of a unit for a rate measure; the release crosses the table with it.
+OUTCOMES = ("yes", "no")
 FIRST_YEAR = 1990
 
 
@@ -93,7 +81,8 @@ def parse_query(data: dict) -> TableQuery:
         if not values:
             errors[f"filters.{name}"] = ["give at least one code"]
         filters[name] = tuple(values)
-    if not errors and _cells(dims, year) > current_app.config["STATS_MAX_CELLS"]:
+    outcome_cells = len(OUTCOMES) + 1 if measure in RATES else 1
+    if not errors and _cells(dims, year) * outcome_cells > current_app.config["STATS_MAX_CELLS"]:
         errors["dimensions"] = ["the table would have too many cells; use fewer dimensions"]
     if errors:
         raise ValidationFailed(errors=errors)
@@ -116,154 +105,7 @@ def sdc_params() -> SdcParams:
     )
 
 
-# -- reading episodes -----------------------------------------------------------------------
-
-
-def _year_bounds(year: int) -> tuple[date, date]:
-    return date(year, 1, 1), date(year, 12, 31)
-
-
-def read_population(measure: str, year: int) -> dict[str, np.ndarray]:
-    """Return one row per counted unit (person or episode) with the columns every dimension needs.
-
-    Persons are counted once: a person's row is their first admission of the year (merged
-    persons count as their survivor).
-    """
-    start, end = _year_bounds(year)
-    columns = (
-        Episode.id,
-        Episode.person_id.label("person"),
-        Person.record_key,
-        Episode.admitted_on,
-        Episode.discharged_on,
-        Episode.discharge_reason,
-        Episode.centre_type,
-        Episode.sex,
-        Episode.age_at_admission,
-        Episode.birth_year,
-        Episode.birth_month,
-        Episode.primary_drug,
-        Episode.route,
-        Episode.referral_source,
-        Episode.protocol_key,
-        Episode.injecting,
-        Episode.ever_treated,
-        Clinic.region_code,
-    )
-    stmt = (
-        select(*columns)
-        .join(Person, Person.id == Episode.person_id)
-        .join(Clinic, Clinic.id == Episode.clinic_id)
-    )
-    if measure in ("persons", "admissions"):
-        stmt = stmt.where(Episode.admitted_on.between(start, end))
-    elif measure == "discharges":
-        stmt = stmt.where(Episode.discharged_on.between(start, end))
-    else:
-        stmt = stmt.where(
-            Episode.admitted_on <= end,
-            or_(Episode.discharged_on.is_(None), and_(Episode.discharged_on >= start)),
-        )
-    stmt = stmt.order_by(Episode.admitted_on, Episode.id)
-    rows = db.session.execute(stmt).all()
-    names = [c.key if hasattr(c, "key") else c.name for c in columns]
-    table = {n: np.array([r[i] for r in rows], dtype=object) for i, n in enumerate(names)}
-    _resolve_merges(table)
-    if measure == "persons" and rows:
-        _, first = np.unique(table["person"].astype(np.int64), return_index=True)
-        table = {n: v[first] for n, v in table.items()}
-    table["period_day"] = _period_day(table, measure, start)
-    table["key"] = _record_keys(table, measure)
-    return table
-
-
-def _resolve_merges(table: dict[str, np.ndarray]) -> None:
-    """Replace merged persons by their survivors (following chains), keys included."""
-    merged = dict(
-        db.session.execute(
-            select(Person.id, Person.merged_into_id).where(Person.merged_into_id.is_not(None))
-        ).all()
-    )
-    if not merged or not len(table["person"]):
-        return
-
-    def survivor(pid: int) -> int:
-        seen = set()
-        while pid in merged and pid not in seen:
-            seen.add(pid)
-            pid = merged[pid]
-        return pid
-
-    people = np.array([survivor(p) for p in table["person"]], dtype=object)
-    changed = {int(p) for p, q in zip(table["person"], people, strict=True) if p != q}
-    if not changed:
-        return
-    survivors = {int(people[i]) for i, p in enumerate(table["person"]) if p in changed}
-    keys = dict(
-        db.session.execute(
-            select(Person.id, Person.record_key).where(Person.id.in_(survivors))
-        ).all()
-    )
-    table["record_key"] = np.array(
-        [keys.get(q, k) for q, k in zip(people, table["record_key"], strict=True)], dtype=object
-    )
-    table["person"] = people
-
-
-def _period_day(table: dict[str, np.ndarray], measure: str, start: date) -> np.ndarray:
-    if measure == "discharges":
-        return table["discharged_on"]
-    if measure == "episodes":
-        return np.array([max(d, start) for d in table["admitted_on"]], dtype=object)
-    return table["admitted_on"]
-
-
-def _record_keys(table: dict[str, np.ndarray], measure: str) -> np.ndarray:
-    """Return each row's fixed record key in [0, 2**32): the person's, or one per episode."""
-    person = np.array(
-        [int(k * KEY_MODULUS) % KEY_MODULUS for k in table["record_key"]], dtype=np.uint64
-    )
-    if measure == "persons":
-        return person
-    ids = table["id"].astype(np.uint64)
-    return (person + ids * np.uint64(EPISODE_KEY_STEP)) % np.uint64(KEY_MODULUS)
-
-
-def classify(table: dict[str, np.ndarray], name: str, year: int) -> np.ndarray:
-    """Return each row's leaf code in a dimension."""
-    if name == "period":
-        return np.array([f"{d.year}-{d.month:02d}" for d in table["period_day"]], dtype=object)
-    if name == "quarter":
-        return np.array([QUARTERS[(d.month - 1) // 3] for d in table["period_day"]], dtype=object)
-    if name == "region":
-        return table["region_code"]
-    if name == "age_band":
-        ages = zip(
-            table["age_at_admission"],
-            table["birth_year"],
-            table["birth_month"],
-            table["admitted_on"],
-            strict=True,
-        )
-        return np.array([age_band(_age(*a)) for a in ages], dtype=object)
-    if name == "drug":
-        return table["primary_drug"]
-    if name == "drug_group":
-        return np.array([drug_group(d) or NOT_KNOWN for d in table["primary_drug"]], dtype=object)
-    if name == "protocol":
-        return table["protocol_key"]
-    if name == "discharge_reason":
-        return np.array([r or NOT_DISCHARGED for r in table["discharge_reason"]], dtype=object)
-    return table[name]
-
-
-def _age(age: int | None, year: int, month: int, admitted: date) -> int | None:
-    """Return the age at entry: stored, else from birth year and month (99 = not known)."""
-    if age is not None:
-        return age
-    if year == NOT_KNOWN_NUMBER:
-        return None
-    return admitted.year - year - (1 if month != NOT_KNOWN_NUMBER and admitted.month < month else 0)
+# -- selecting groups -----------------------------------------------------------------------
 
 
 def _under(name: str, year: int, codes: tuple[str, ...]) -> set[str]:
@@ -279,38 +121,58 @@ def _under(name: str, year: int, codes: tuple[str, ...]) -> set[str]:
     return out
 
 
-def select_records(
-    table: dict[str, np.ndarray], query: TableQuery, dims: tuple[str, ...]
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Return leaf codes per dimension and record keys of the rows the filters keep."""
-    n = len(table["key"])
-    keep = np.ones(n, dtype=bool)
+def _sdc_dimension(name: str, year: int) -> Dimension:
+    if name == OUTCOME:
+        return Dimension.flat(OUTCOME, OUTCOMES)
+    return DIMENSIONS[name].sdc_dimension(year)
+
+
+def _leaves(name: str, year: int) -> set[str]:
+    return set(OUTCOMES) if name == OUTCOME else DIMENSIONS[name].leaves(year)
+
+
+def grouping(query: TableQuery, dims: tuple[str, ...]) -> tuple[str, ...]:
+    """Return what to group by in the database: the dimensions, filters and any outcome."""
+    extra = (OUTCOME,) if query.measure in RATES else ()
+    return tuple(dict.fromkeys((*dims, *query.filters, *extra)))
+
+
+def select_groups(
+    groups: Groups, query: TableQuery, dims: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Return leaf codes per dimension, key sums and counts of the groups the filters keep."""
+    keep = np.ones(len(groups.counts), dtype=bool)
     for name, codes in query.filters.items():
         allowed = _under(name, query.year, codes)
-        keep &= np.array([c in allowed for c in classify(table, name, query.year)], dtype=bool)
+        found = leaf_codes(name, query.year, groups.values[name])
+        keep &= np.array([c in allowed for c in found], dtype=bool)
     records = {}
     for name in dims:
-        leaves = DIMENSIONS[name].leaves(query.year)
-        codes = classify(table, name, query.year)
+        leaves = _leaves(name, query.year)
+        codes = leaf_codes(name, query.year, groups.values[name])
         # A code outside the declared list (an unknown legacy value) counts as not known.
         codes = np.array([c if c in leaves else NOT_KNOWN for c in codes], dtype=object)
         keep &= np.array([c in leaves for c in codes], dtype=bool)
         records[name] = codes
-    return {k: v[keep].astype(str) for k, v in records.items()}, table["key"][keep]
+    return (
+        {k: v[keep].astype(str) for k, v in records.items()},
+        groups.keys[keep],
+        groups.counts[keep],
+    )
 
 
 # -- protection -----------------------------------------------------------------------------
 
 
-def protect_table(query: TableQuery, tables: list[TableSpec], table: dict[str, np.ndarray]) -> dict:
+def protect_table(query: TableQuery, tables: list[TableSpec], groups: Groups) -> dict:
     """Protect the tables of one release over the same population; return cells and record."""
     dims = tuple(dict.fromkeys(d for t in tables for d in t.dims))
-    model = ReleaseModel([DIMENSIONS[d].sdc_dimension(query.year) for d in dims], tables)
-    records, keys = select_records(table, query, dims)
+    model = ReleaseModel([_sdc_dimension(d, query.year) for d in dims], tables)
+    records, keys, weights = select_groups(groups, query, dims)
     params = sdc_params()
-    if len(keys) < current_app.config["STATS_MIN_POPULATION"]:
+    if weights.sum() < current_app.config["STATS_MIN_POPULATION"]:
         return _fully_suppressed(model, params)
-    release = protect_records(model, records, keys, params)
+    release = protect_records(model, records, keys, params, weights)
     out = release.to_dict()
     record = out["record"]
     record.pop("seconds", None)
@@ -335,9 +197,45 @@ def _fully_suppressed(model: ReleaseModel, params: SdcParams) -> dict:
 def run_query(data: dict) -> tuple[TableQuery, dict]:
     """Validate a query, count and protect its table; return the query and the answer."""
     query = parse_query(data)
-    table = read_population(query.measure, query.year)
-    answer = protect_table(query, [TableSpec("query", query.dimensions)], table)
+    dims = query.dimensions
+    if query.measure in RATES:
+        dims = (*dims, OUTCOME)
+    (groups,) = count_groups(query.measure, query.year, [grouping(query, dims)])
+    answer = protect_table(query, [TableSpec("query", dims)], groups)
+    if query.measure in RATES:
+        answer = {**answer, "rates": rate_cells(answer["cells"])}
     return query, answer
 
 
-__all__ = ["TOTAL", "TableQuery", "parse_query", "protect_table", "read_population", "run_query"]
+def rate_cells(cells: list[dict]) -> list[dict]:
+    """Return one rate per cell from the protected numerator and denominator counts.
+
+    A rate is suppressed, with its counts, when either count is; it is computed from the
+    published (perturbed) counts, never from exact ones, and kept within [0, 1].
+    """
+    by_key = {tuple(sorted(c["key"].items())): c for c in cells}
+    out = []
+    for cell in cells:
+        key = dict(cell["key"])
+        if key.pop(OUTCOME) != TOTAL:
+            continue
+        met = by_key[tuple(sorted({**key, OUTCOME: "yes"}.items()))]
+        statuses = {cell["status"], met["status"]}
+        if CellStatus.SUPPRESSED.value in statuses or not cell["value"]:
+            out.append(_rate(key, None, None, CellStatus.SUPPRESSED.value))
+            continue
+        status = (
+            CellStatus.PERTURBED.value
+            if CellStatus.PERTURBED.value in statuses
+            else CellStatus.PUBLISHED.value
+        )
+        rate = min(1.0, met["value"] / cell["value"])
+        out.append(_rate(key, met["value"], cell["value"], status, round(rate, 4)))
+    return out
+
+
+def _rate(key, met, units, status, rate=None) -> dict:
+    return {"key": key, "rate": rate, "value": met, "denominator": units, "status": status}
+
+
+__all__ = ["TOTAL", "TableQuery", "parse_query", "protect_table", "run_query"]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from registry import clock
 from registry.errors import NotFound, ValidationFailed
-from registry.stats.query import FIRST_YEAR, TableQuery, protect_table, read_population
+from registry.stats.population import count_groups
+from registry.stats.query import FIRST_YEAR, TableQuery, protect_table
 from registry.stats.sdc import TOTAL, TableSpec
 
 SPLIT = "ever_treated"
@@ -37,28 +38,52 @@ TDI_TABLES = {
         "Usual route of administration by primary drug group", ("drug_group", "route")
     ),
     "injecting": TdiTable("Injecting status", ("injecting",)),
+    "frequency": TdiTable(
+        "Frequency of use in the last 30 days by primary drug group", ("drug_group", "frequency")
+    ),
+    "age_first_use": TdiTable(
+        "Age at first use by primary drug group", ("drug_group", "age_first_use")
+    ),
+    "hiv_testing": TdiTable("HIV testing by injecting status", ("hiv_tested", "injecting")),
+    "hcv_testing": TdiTable("HCV testing by injecting status", ("hcv_tested", "injecting")),
+    "ost_status": TdiTable(
+        "Opioid substitution treatment by primary drug group", ("drug_group", "ost_status")
+    ),
 }
 
 
-def run_tdi(name: str, year: int) -> tuple[dict, dict]:
-    """Protect a standard table for a year; return its definition and the answer in parts."""
-    spec = TDI_TABLES.get(name)
-    if spec is None:
-        raise NotFound("no such standard table")
+def _check_year(year: int) -> None:
     if not FIRST_YEAR <= year <= clock.now().year:
         raise ValidationFailed(
             errors={"year": [f"must be between {FIRST_YEAR} and the current year"]}
         )
-    dims = (*spec.dims, SPLIT)
-    query = TableQuery("persons", year, dims, {})
-    table = read_population("persons", year)
-    answer = protect_table(query, [TableSpec(name, dims)], table)
-    parts: dict[str, list[dict]] = {part: [] for part in PARTS.values()}
-    for cell in answer["cells"]:
-        key = dict(cell["key"])
-        part = PARTS[key.pop(SPLIT)]
-        parts[part].append({**cell, "key": key})
-    definition = {
+
+
+def run_tdi(name: str, year: int) -> tuple[dict, dict]:
+    """Protect a standard table for a year; return its definition and the answer in parts."""
+    if name not in TDI_TABLES:
+        raise NotFound("no such standard table")
+    _check_year(year)
+    return run_tdi_set(year, [name])[0]
+
+
+def run_tdi_set(year: int, names: list[str] | None = None) -> list[tuple[dict, dict]]:
+    """Protect several standard tables (default all), one release each, counted in one query."""
+    _check_year(year)
+    names = list(TDI_TABLES) if names is None else names
+    dims = {name: (*TDI_TABLES[name].dims, SPLIT) for name in names}
+    groups = count_groups("persons", year, list(dims.values()))
+    out = []
+    for name, counted in zip(names, groups, strict=True):
+        query = TableQuery("persons", year, dims[name], {})
+        answer = protect_table(query, [TableSpec(name, dims[name])], counted)
+        out.append((_definition(name, year), _in_parts(answer)))
+    return out
+
+
+def _definition(name: str, year: int) -> dict:
+    spec = TDI_TABLES[name]
+    return {
         "table": name,
         "title": spec.title,
         "year": year,
@@ -66,11 +91,16 @@ def run_tdi(name: str, year: int) -> tuple[dict, dict]:
         "dimensions": list(spec.dims),
         "split": SPLIT,
     }
-    return definition, {
-        "cells": answer["cells"],
-        "protection": answer["protection"],
-        "parts": parts,
-    }
+
+
+def _in_parts(answer: dict) -> dict:
+    """Return the answer with its cells also grouped by treatment status."""
+    parts: dict[str, list[dict]] = {part: [] for part in PARTS.values()}
+    for cell in answer["cells"]:
+        key = dict(cell["key"])
+        part = PARTS[key.pop(SPLIT)]
+        parts[part].append({**cell, "key": key})
+    return {"cells": answer["cells"], "protection": answer["protection"], "parts": parts}
 
 
 def to_csv_rows(definition: dict, parts: dict[str, list[dict]]) -> list[list[str]]:

@@ -11,6 +11,8 @@ from registry import clock
 from registry.episodes.codes import drug_group
 
 YEAR = 2026
+FREQUENCIES = ("daily", "4_6_week", "2_3_week", "weekly_or_less", "not_used", "99")
+TESTED = ("never", "ever_not_12m", "last_12m", "99")
 DRUGS = ("heroin", "alcohol", "alcohol", "alcohol", "cannabis", "methamphetamine", "tramadol")
 
 
@@ -40,6 +42,8 @@ def population(session, make_clinic) -> Callable:
         install_shipped_protocols()
         version = session.query(ProtocolVersion).filter_by(n=1).first()
         rng = random.Random(seed)
+        # The later TDI items come from their own generator: the main draws stay as they were.
+        extra = random.Random(seed + 1000)
         clinics = [make_clinic(region="750000000"), make_clinic(region="710000000")]
         rows = []
         for _ in range(n_persons):
@@ -58,6 +62,13 @@ def population(session, make_clinic) -> Callable:
                     "ever_treated": "yes" if k else rng.choice(["no", "yes"]),
                 }
                 row["drug_group"] = drug_group(row["primary_drug"])
+                row.update(
+                    frequency=extra.choice(FREQUENCIES),
+                    age_first_use=extra.choice((12, 16, 18, 25, 41, 99)),
+                    hiv_tested=extra.choice(TESTED),
+                    hcv_tested=extra.choice(TESTED),
+                    ost_status=extra.choice(("never", "current", "ever_not_current")),
+                )
                 # Only the last episode stays open: one open episode per person and protocol.
                 row["discharged"] = k < count - 1
                 session.add(_episode(Episode, version, person.id, row))
@@ -96,11 +107,11 @@ def _episode(model, version, person_id: int, row: dict):
         labour_status="employed",
         primary_drug=row["primary_drug"],
         route="inject" if row["primary_drug"] == "heroin" else "eat_drink",
-        frequency="daily",
-        age_first_use=18,
+        frequency=row["frequency"],
+        age_first_use=row["age_first_use"],
         injecting="last_30d" if row["primary_drug"] == "heroin" else "never",
         needle_sharing="never",
-        hiv_tested="never",
-        hcv_tested="never",
-        ost_status="never",
+        hiv_tested=row["hiv_tested"],
+        hcv_tested=row["hcv_tested"],
+        ost_status=row["ost_status"],
     )

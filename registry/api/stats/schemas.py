@@ -37,13 +37,24 @@ class CellSchema(Schema):
     status = fields.String(validate=validate.OneOf(["published", "suppressed", "perturbed"]))
 
 
+class RateCellSchema(Schema):
+    """A rate from protected counts: null, with its counts, when either count is suppressed."""
+
+    key = fields.Dict(keys=fields.String(), values=fields.String())
+    rate = fields.Float(allow_none=True)
+    value = fields.Integer(allow_none=True, metadata={"description": "protected numerator"})
+    denominator = fields.Integer(allow_none=True)
+    status = fields.String(validate=validate.OneOf(["published", "suppressed", "perturbed"]))
+
+
 class TableAnswerSchema(Schema):
-    """A protected table and the release it belongs to."""
+    """A protected table and the release it belongs to (rate measures add rates)."""
 
     release = fields.String()
     definition = fields.Dict()
     protection = fields.Dict()
     cells = fields.List(fields.Nested(CellSchema))
+    rates = fields.List(fields.Nested(RateCellSchema))
 
 
 class TdiQuerySchema(Schema):

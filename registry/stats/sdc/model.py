@@ -136,14 +136,20 @@ class ReleaseModel:
         return coo.tocsr()
 
     def count(
-        self, records: Mapping[str, np.ndarray], record_keys: np.ndarray
+        self,
+        records: Mapping[str, np.ndarray],
+        record_keys: np.ndarray,
+        weights: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return exact counts and cell keys (sum of record keys mod 2**32) for every cell.
 
         `records` maps every dimension used by a table to one leaf code (str) or leaf node index
         (int) per person; `record_keys` holds each person's fixed integer key in [0, 2**32).
+        With `weights`, each record is a group of that many persons and its key is the sum of
+        theirs mod 2**32 (counts aggregated in the database).
         """
         rk = np.asarray(record_keys, dtype=np.uint64) % KEY_MODULUS
+        w = None if weights is None else np.asarray(weights, dtype=np.int64)
         counts = np.zeros(self.n_cells, dtype=np.int64)
         keys = np.zeros(self.n_cells, dtype=np.uint64)
         leaf = {n: self._leaf_index(n, v) for n, v in records.items()}
@@ -151,7 +157,11 @@ class ReleaseModel:
             t_counts = np.zeros(self.n_cells, dtype=np.int64)
             t_keys = np.zeros(self.n_cells, dtype=np.uint64)
             for cell, ok in self._contributions(table, leaf):
-                t_counts += np.bincount(cell[ok], minlength=self.n_cells)
+                if w is None:
+                    t_counts += np.bincount(cell[ok], minlength=self.n_cells)
+                else:  # float sums of integers stay exact far beyond any population
+                    sums = np.bincount(cell[ok], weights=w[ok], minlength=self.n_cells)
+                    t_counts += np.rint(sums).astype(np.int64)
                 t_keys += _key_sums(cell[ok], rk[ok], self.n_cells)
             # Shared cells get the same count from every table containing them: overwrite.
             ids = grid.ravel()

@@ -125,7 +125,8 @@ def protect_records(
     records: Mapping[str, np.ndarray],
     record_keys: np.ndarray,
     params: SdcParams | None = None,
+    weights: np.ndarray | None = None,
 ) -> ProtectedRelease:
-    """Count persons into the release's cells, then protect the counts."""
-    counts, cell_keys = model.count(records, record_keys)
+    """Count persons (or weighted groups of them) into the release's cells, then protect."""
+    counts, cell_keys = model.count(records, record_keys, weights)
     return protect_release(model, counts, cell_keys, params)

@@ -1,0 +1,1 @@
+"""Synthetic population for benchmarks (`registry synth`): no real data involved."""
