@@ -23,7 +23,8 @@ from registry.stats.catalogue import DIMENSIONS
 from registry.stats.linked import Alias, LinkedReleaseModel
 from registry.stats.models import StatsRelease
 from registry.stats.output_models import StatsScheduledRelease
-from registry.stats.query import TableQuery, read_population, sdc_params, select_records
+from registry.stats.population import Groups, count_groups
+from registry.stats.query import TableQuery, sdc_params, select_groups
 from registry.stats.releases import record_release
 from registry.stats.sdc import CellStatus, TableSpec, protect_release
 from registry.stats.tdi import PARTS, SPLIT, TDI_TABLES
@@ -50,30 +51,39 @@ def build_model(year: int) -> LinkedReleaseModel:
     return LinkedReleaseModel(dimensions, tables, [drug_alias()])
 
 
-def through_month_only(table: dict[str, np.ndarray], year: int, month: int) -> dict:
-    """Keep the rows admitted up to the end of `month` of `year`."""
-    end = date(year, month, calendar.monthrange(year, month)[1])
-    keep = np.array([d <= end for d in table["period_day"]], dtype=bool)
-    return {name: column[keep] for name, column in table.items()}
+def through_month_only(groups: Groups, month: int) -> Groups:
+    """Keep the persons first admitted in the year up to the end of `month`."""
+    keep = np.array([int(m) <= month for m in groups.values["period"]], dtype=bool)
+    values = {name: column[keep] for name, column in groups.values.items()}
+    return Groups(values, groups.counts[keep], groups.keys[keep])
 
 
 def protect_standard_set(year: int, month: int) -> tuple[LinkedReleaseModel, list[dict], dict]:
     """Protect all standard tables of a year to date as one release; return model, cells, record."""
     model = build_model(year)
     dims = tuple(d.name for d in model.dimensions)
-    population = through_month_only(read_population("persons", year), year, month)
-    records, keys = select_records(population, TableQuery("persons", year, dims, {}), dims)
-    return model, *protect_linked(model, records, keys)
+    # Counted in the database, by month of first admission too, so months can be cut off.
+    (groups,) = count_groups("persons", year, [tuple(dict.fromkeys((*dims, "period")))])
+    groups = through_month_only(groups, month)
+    records, keys, weights = select_groups(groups, TableQuery("persons", year, dims, {}), dims)
+    return model, *protect_linked(model, records, keys, weights)
 
 
 def protect_linked(
-    model: LinkedReleaseModel, records: dict[str, np.ndarray], keys: np.ndarray
+    model: LinkedReleaseModel,
+    records: dict[str, np.ndarray],
+    keys: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> tuple[list[dict], dict]:
-    """Count and protect the persons of a linked release; return its cells and record."""
-    counts, cell_keys = model.count(records, keys)
+    """Count and protect the persons of a linked release; return its cells and record.
+
+    Records are persons, or groups of `weights` persons whose keys are the sums of theirs.
+    """
+    counts, cell_keys = model.count(records, keys, weights)
     if abs(model.constraints @ counts).max(initial=0) != 0:
         raise RuntimeError("linked tables disagree on a shared margin")
-    if len(keys) < current_app.config["STATS_MIN_POPULATION"]:
+    persons = len(keys) if weights is None else int(np.sum(weights))
+    if persons < current_app.config["STATS_MIN_POPULATION"]:
         cells = [
             {"key": model.key(i), "value": None, "status": CellStatus.SUPPRESSED.value}
             for i in range(model.n_cells)
