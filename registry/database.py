@@ -4,7 +4,8 @@ import sqlite3
 
 from flask import g, has_app_context
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
 
@@ -155,3 +156,59 @@ def _refuse_writes_in_read_only_requests(session, _context, _instances) -> None:
     """Fail loudly if a view marked read-only writes (its transaction holds no write lock)."""
     if session.new or session.dirty or session.deleted:
         refuse_writes_if_read_only()
+
+
+# -- one read on a driver connection ------------------------------------------------------------
+
+_COMPILED: dict[tuple[int, str], tuple] = {}
+
+
+def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list[tuple]:
+    """Run a prebuilt SELECT on a driver connection and return its raw rows.
+
+    For the few reads on every request, where SQLAlchemy's per-statement bookkeeping cost
+    several times the query. Given an engine, it reads on a pooled connection of its own
+    (autocommit on SQLite: no write lock); given a connection, inside its transaction. Driver
+    errors come out as SQLAlchemy's (a lost database answers 503 like any other query), and
+    a connection the database dropped is discarded, so the next checkout reconnects.
+    """
+    dialect = bind.dialect
+    compiled = _compiled(statement, dialect)
+    values = compiled.construct_params(parameters)
+    if compiled.positional:
+        values = tuple(values[name] for name in compiled.positiontup)
+    if isinstance(bind, Connection):
+        return _fetch(dialect, bind.connection, compiled.string, values)
+    try:
+        pooled = bind.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=True
+        ) from None
+    try:
+        return _fetch(dialect, pooled, compiled.string, values)
+    finally:
+        pooled.close()
+
+
+def _compiled(statement, dialect):
+    key = (id(statement), dialect.name)
+    if key not in _COMPILED:  # statements are module constants: their ids stay valid
+        _COMPILED[key] = (statement, statement.compile(dialect=dialect))
+    return _COMPILED[key][1]
+
+
+def _fetch(dialect, pooled, sql: str, values) -> list[tuple]:
+    cursor = pooled.cursor()
+    try:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        if lost:
+            pooled.invalidate(error)
+        raise DBAPIError.instance(
+            sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from None
+    finally:
+        cursor.close()

@@ -2,7 +2,6 @@
 
 import hashlib
 import secrets
-from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +9,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from registry import clock
 from registry.auth.models import ApiToken, User, UserRole
+from registry.database import driver_query
 from registry.extensions import db
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 (a public prefix, not a secret)
@@ -81,21 +81,7 @@ def _principal_rows(token_hash: bytes) -> list[tuple]:
     it also reads in a transaction of its own, so on SQLite it never takes the write lock.
     """
     bind = _open_transaction() or _session_bind()
-    if isinstance(bind, Connection):  # a transaction is open (or a test pinned one): join it
-        connection = nullcontext(bind.connection.dbapi_connection)
-    else:
-        connection = closing(bind.raw_connection())
-    statement, positional = _compiled_principal_query(bind.dialect)
-    parameters = statement.construct_params({"token_hash": token_hash})
-    if positional:
-        parameters = tuple(parameters[name] for name in statement.positiontup)
-    with connection as dbapi_connection:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(statement.string, parameters)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+    return driver_query(bind, _PRINCIPAL_QUERY, {"token_hash": token_hash})
 
 
 def _open_transaction() -> Connection | None:
@@ -109,17 +95,6 @@ def _open_transaction() -> Connection | None:
 def _session_bind():
     """Return what new sessions bind to, without making one (most requests need none)."""
     return db.session.session_factory.kw.get("bind") or db.engine
-
-
-_COMPILED: dict[str, tuple] = {}
-
-
-def _compiled_principal_query(dialect) -> tuple:
-    """Return the principal query compiled for a dialect, and whether it binds by position."""
-    if dialect.name not in _COMPILED:
-        statement = _PRINCIPAL_QUERY.compile(dialect=dialect)
-        _COMPILED[dialect.name] = (statement, bool(statement.positional))
-    return _COMPILED[dialect.name]
 
 
 def _as_utc(value: datetime | str) -> datetime:
