@@ -4,8 +4,9 @@ import hashlib
 import hmac
 import time
 from datetime import date
+from functools import partial
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from limits import parse
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -66,21 +67,47 @@ def configure_rate_limits(app: Flask) -> None:
 
 
 def _check_only_limited_views(app: Flask, limiter) -> None:
-    """Skip flask-limiter's per-request check, not only its limits, for views without a limit.
+    """Run flask-limiter's per-request hooks only for views that declare a limit.
 
-    Its request filter (has_no_limits) runs late in that check; the work before it cost more
-    than the rest of an authenticated GET's hooks together.
+    Its request filter (has_no_limits) runs late in its check, and its after-request and
+    teardown hooks run for every view; together they cost more than the rest of an
+    authenticated GET's hooks. For a view without limits they have nothing to do.
     """
-    hooks = app.before_request_funcs.get(None, [])
     check = limiter._check_request_limit  # registered by init_app; flask-limiter is pinned
-    if check not in hooks:
+    before = app.before_request_funcs.get(None, [])
+    if check not in before:
         return  # rate limits are off
 
     def check_if_limited() -> None:
-        if not has_no_limits():
+        g.rate_limited = not has_no_limits()  # decided once, read by the two hooks below
+        if g.rate_limited:
             check()
 
-    hooks[hooks.index(check)] = check_if_limited
+    before[before.index(check)] = check_if_limited
+    after = app.after_request_funcs.get(None, [])
+    for i, hook in enumerate(after):
+        if isinstance(hook, partial) and hook.args == (limiter,):  # its header injection
+            after[i] = _after_if_limited(hook)
+    teardown = app.teardown_request_funcs.get(None, [])
+    for i, hook in enumerate(teardown):
+        if getattr(hook, "__self__", None) is limiter:  # its context release
+            teardown[i] = _teardown_if_limited(hook)
+
+
+def _after_if_limited(hook):
+    def inject_if_limited(response):
+        return hook(response) if g.get("rate_limited") else response
+
+    return inject_if_limited
+
+
+def _teardown_if_limited(hook):
+    def release_if_limited(exc):
+        # g can outlive the request (a shared app context): forget the decision here.
+        if g.pop("rate_limited", False):
+            hook(exc)
+
+    return release_if_limited
 
 
 def _configured(name: str):

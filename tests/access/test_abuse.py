@@ -92,3 +92,14 @@ def test_proxy_header_counts_only_when_proxies_are_trusted(database_url, keyring
     proxied = prober(make_test_app(database_url, keyring, str(tmp_path / "b"), TRUSTED_PROXIES=1))
     assert direct("198.51.100.1") == direct("198.51.100.2")
     assert proxied("198.51.100.1") != proxied("198.51.100.2")
+
+
+def test_limit_headers_come_only_with_limited_views(limited_app):
+    client = _client(limited_app, "203.0.113.12")
+    limited = client.get("/api/v1/public/challenge")
+    assert limited.status_code == 200
+    assert int(limited.headers["X-RateLimit-Limit"]) == 6
+    assert int(limited.headers["X-RateLimit-Remaining"]) == 5
+    unlimited = client.get("/healthz")
+    assert unlimited.status_code == 200
+    assert "X-RateLimit-Limit" not in unlimited.headers

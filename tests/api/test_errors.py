@@ -105,6 +105,7 @@ def test_500_never_echoes_the_exception(database_url, keyring, tmp_path):
     text = answer.get_data(as_text=True)
     assert "secret detail" not in text and "850315301235" not in text
     assert body["request_id"] == answer.headers["X-Request-ID"]
+    assert answer.headers.getlist("Cache-Control") == ["no-store"]
 
 
 def test_testing_app_lets_unexpected_errors_propagate(database_url, keyring, tmp_path):

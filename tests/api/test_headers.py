@@ -39,3 +39,13 @@ def test_request_id_is_replaced_when_malformed(client):
     answer = client.get("/healthz", headers={"X-Request-ID": "<script>"})
     assert answer.headers["X-Request-ID"] != "<script>"
     assert len(answer.headers["X-Request-ID"]) == 32
+
+
+def test_only_static_assets_may_be_cached(client):
+    page = client.get("/")
+    assert page.headers.getlist("Cache-Control") == ["no-store"]
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    asset = client.get("/static/site/site.css")
+    assert asset.status_code == 200
+    assert "no-store" not in asset.headers.get("Cache-Control", "")
+    assert len(asset.headers.getlist("X-Request-ID")) == 1
