@@ -167,8 +167,9 @@ def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list
     """Run a prebuilt SELECT on a driver connection and return its raw rows.
 
     For the few reads on every request, where SQLAlchemy's per-statement bookkeeping cost
-    several times the query. Given an engine, it reads on a pooled connection of its own
-    (autocommit on SQLite: no write lock); given a connection, inside its transaction. Driver
+    several times the query. Given an engine, it reads on a pooled connection of its own in
+    autocommit (on SQLite no write lock, on PostgreSQL one round trip); given a connection,
+    inside its transaction. Driver
     errors come out as SQLAlchemy's (a lost database answers 503 like any other query), and
     a connection the database dropped is discarded, so the next checkout reconnects.
     """
@@ -185,9 +186,16 @@ def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list
         raise DBAPIError.instance(
             None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=True
         ) from None
+    # One round trip: a driver transaction here would add a BEGIN and a ROLLBACK to each read.
+    driver = pooled.driver_connection
+    toggle = dialect.name == "postgresql" and not driver.autocommit
     try:
+        if toggle:
+            driver.autocommit = True
         return _fetch(dialect, pooled, compiled.string, values)
     finally:
+        if toggle and pooled.is_valid:
+            driver.autocommit = False  # the pool's other users expect a transaction
         pooled.close()
 
 
