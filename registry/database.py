@@ -158,6 +158,46 @@ def _refuse_writes_in_read_only_requests(session, _context, _instances) -> None:
         refuse_writes_if_read_only()
 
 
+# -- read-only requests on PostgreSQL ------------------------------------------------------------
+
+_AUTOCOMMIT = "read_only_autocommit"  # key in the connection record's info while it reads so
+
+
+@event.listens_for(Engine, "begin")
+def _begin_postgres_read_only(connection) -> None:
+    """Read a read-only request in autocommit: no BEGIN and no ROLLBACK round trip.
+
+    Under READ COMMITTED (the default, which we keep) each statement takes its own snapshot
+    whether or not a transaction wraps it, so the transaction only cost two round trips.
+    """
+    if connection.dialect.name != "postgresql" or not _in_read_only_request():
+        return
+    driver = connection.connection.driver_connection
+    if not driver.autocommit:
+        driver.autocommit = True
+        connection.connection.info[_AUTOCOMMIT] = True
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _end_postgres_read_only(connection) -> None:
+    """Give the connection its transactions back when the read-only one ends."""
+    if connection.dialect.name == "postgresql":
+        _restore_transactions(connection.connection.driver_connection, connection.connection.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _restore_forgotten_autocommit(dbapi_connection, record) -> None:
+    """Never return a connection to the pool still in a read-only request's autocommit."""
+    if record is not None and dbapi_connection is not None:
+        _restore_transactions(dbapi_connection, record.info)
+
+
+def _restore_transactions(driver, info: dict) -> None:
+    if info.pop(_AUTOCOMMIT, False) and not driver.closed:
+        driver.autocommit = False
+
+
 # -- one read on a driver connection ------------------------------------------------------------
 
 _COMPILED: dict[tuple[int, str], tuple] = {}
