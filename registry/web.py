@@ -23,8 +23,11 @@ _ALWAYS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
-    ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
+]
+# Only a document (a page) has an opener or browser features to restrict.
+_DOCUMENT = [
+    ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 ]
 _NO_STORE = ("Cache-Control", "no-store")
@@ -65,8 +68,10 @@ def secure(headers: list, request_id: str, cacheable: bool) -> list:
         headers = [h for h in headers if h[0].lower() not in dropped]
     headers.extend(_ALWAYS)
     headers.append(("X-Request-ID", request_id))
+    html = names.get("content-type", "").startswith("text/html")
+    if html:
+        headers.extend(_DOCUMENT)
     if "content-security-policy" not in names:
-        html = names.get("content-type", "").startswith("text/html")
         headers.append(("Content-Security-Policy", PAGE_CSP if html else API_CSP))
     if not cacheable:
         headers.append(_NO_STORE)

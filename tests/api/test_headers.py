@@ -9,6 +9,8 @@ def test_api_answers_carry_security_headers(client, make_user):
     assert headers["Cache-Control"] == "no-store"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "Permissions-Policy" not in headers  # a JSON answer is no document
     csp = headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
 
@@ -45,6 +47,8 @@ def test_only_static_assets_may_be_cached(client):
     page = client.get("/")
     assert page.headers.getlist("Cache-Control") == ["no-store"]
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "camera=()" in page.headers["Permissions-Policy"]
     asset = client.get("/static/site/site.css")
     assert asset.status_code == 200
     assert "no-store" not in asset.headers.get("Cache-Control", "")
