@@ -7,6 +7,7 @@ and measures linked registration again (target: rate at N >= 0.9 x rate at 0).
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -18,9 +19,25 @@ from iins import random_iin
 LUA = os.path.join(os.path.dirname(__file__), "lua")
 
 
-def fill(instance: Instance, clinic_id: int, persons: int, seed: int = 7) -> float:
-    """Register `persons` linked patients through the service layer; return seconds taken."""
+def fill(instance: Instance, clinic_id: int, persons: int, processes: int = 1) -> float:
+    """Register `persons` linked patients through the service layer; return seconds taken.
+
+    With several processes (for PostgreSQL, where writers run side by side) each registers its
+    share with its own random IINs; a rare repeated IIN finds its person, as at a clinic.
+    """
     os.environ.update({k: v for k, v in instance.env.items() if k.startswith("REGISTRY_")})
+    started = time.perf_counter()
+    shares = [persons // processes + (i < persons % processes) for i in range(processes)]
+    if processes == 1:
+        _fill_share(clinic_id, shares[0], 7)
+    else:
+        context = multiprocessing.get_context("spawn")  # a fresh app and pool in each
+        with context.Pool(processes) as pool:
+            pool.starmap(_fill_share, [(clinic_id, n, 7 + i) for i, n in enumerate(shares)])
+    return time.perf_counter() - started
+
+
+def _fill_share(clinic_id: int, persons: int, seed: int) -> None:
     sys.path.insert(0, str(ROOT))
     from registry import create_app
     from registry.extensions import db
@@ -39,9 +56,9 @@ def fill(instance: Instance, clinic_id: int, persons: int, seed: int = 7) -> flo
             done += batch
             if done % 100_000 == 0:
                 print(
-                    f"  filled {done:,} persons ({time.perf_counter() - started:.0f} s)", flush=True
+                    f"  [{seed}] filled {done:,} persons ({time.perf_counter() - started:.0f} s)",
+                    flush=True,
                 )
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -51,6 +68,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--persons", type=int, default=1_000_000, help="fill size; 0 skips")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    parser.add_argument("--fill-processes", type=int, default=1, help="parallel fill (PostgreSQL)")
     options = parser.parse_args()
 
     instance = Instance(options.database_url)
@@ -77,7 +95,9 @@ def main() -> None:
             medians = alternate(runs, options.rounds)
             report(medians, count, options.database_url)
             if options.persons:
-                seconds = fill(instance, clinician["clinic_id"], options.persons)
+                seconds = fill(
+                    instance, clinician["clinic_id"], options.persons, options.fill_processes
+                )
                 print(
                     f"filled {options.persons:,} persons through the service layer "
                     f"in {seconds:.0f} s"
