@@ -72,6 +72,23 @@ def only_reads_from_here() -> None:
     g.read_only = True
 
 
+def commit_for_answer() -> None:
+    """Commit without expiring what the request loaded, then only read.
+
+    The answer is built from what this transaction wrote; expiring every object at the commit
+    would cost one SELECT per object only to read it back.
+    """
+    from registry.extensions import db  # the extension module imports this one
+
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    only_reads_from_here()
+
+
 def _in_read_only_request() -> bool:
     return has_app_context() and bool(g.get("read_only"))
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock, keyring
 from registry.access.challenges import spend, verify_solution
@@ -85,13 +86,16 @@ def _take_place(slot: Slot) -> None:
             Slot.starts_at > now,
         )
         .values(booked=Slot.booked + 1)
+        .returning(Slot.booked)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.expire(slot)
-    if not taken:
-        if slot.cancelled_at is not None or slot.starts_at <= now:
-            raise Conflict("the slot is no longer open for booking")
-        raise Conflict("the slot is full")
+    ).first()
+    if taken is not None:
+        set_committed_value(slot, "booked", taken.booked)  # the count the answer shows
+        return
+    db.session.expire(slot)  # read why from the database, not from what was loaded
+    if slot.cancelled_at is not None or slot.starts_at <= now:
+        raise Conflict("the slot is no longer open for booking")
+    raise Conflict("the slot is full")
 
 
 def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[Booking, str]:
@@ -104,7 +108,7 @@ def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[Booking, st
     code = new_code(BOOKING_CODE)
     key = keyring().primary(PURPOSE)
     booking = Booking(
-        slot_id=slot_id,  # not slot.id: _take_place expired the slot, and that would reload it
+        slot_id=slot_id,
         code_hash=code_hash(key.material, code),
         key_version=key.version,
         status=BookingStatus.ACTIVE,

@@ -20,7 +20,7 @@ from registry.api.public.schemas import (
     SlotQuerySchema,
 )
 from registry.api.ratelimit import client_key, public_limit
-from registry.database import only_reads_from_here
+from registry.database import commit_for_answer
 from registry.extensions import db
 
 blp = ApiBlueprint(
@@ -86,8 +86,7 @@ def challenge():
 def book(data):
     """Book a place with a solved challenge; the code in the answer is shown only this once."""
     booking, code = book_slot(data["slot_id"], data["altcha"], client_key())
-    db.session.commit()
-    only_reads_from_here()
+    commit_for_answer()
     return SimpleNamespace(code=code, status=booking.status, slot=booking.slot)
 
 

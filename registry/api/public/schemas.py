@@ -120,20 +120,12 @@ class CodeSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=80))
 
 
-def _slot_of(booking):
-    return PublicSlotSchema().dump(booking.slot)
-
-
-def _service_of(booking):
-    return PublicServiceSchema().dump(booking.slot.service)
-
-
 class BookingViewSchema(Schema):
     """What a booking code opens: its status, slot and service."""
 
     status = fields.String(required=True)
-    slot = fields.Function(_slot_of, metadata={"type": "object"})
-    service = fields.Function(_service_of, metadata={"type": "object"})
+    slot = fields.Nested(PublicSlotSchema, required=True)
+    service = fields.Nested(PublicServiceSchema, attribute="slot.service", required=True)
 
 
 class BookingCreatedSchema(BookingViewSchema):
