@@ -13,29 +13,9 @@ from datetime import date
 from booking import call
 from common import Instance, alternate, free_port, gunicorn, workers, wrk
 
+from registry.episodes.examples import ADMISSION_EXAMPLE
+
 LUA = os.path.join(os.path.dirname(__file__), "lua")
-ADMISSION = {
-    "ever_treated": "no",
-    "referral_source": "self_family_friends",
-    "sex": "male",
-    "birth_year": 1985,
-    "birth_month": 3,
-    "living_with": "family",
-    "living_with_children": "no",
-    "living_where": "stable",
-    "education": "upper_secondary",
-    "labour_status": "unemployed",
-    "primary_drug": "heroin",
-    "route": "inject",
-    "frequency": "daily",
-    "age_first_use": 19,
-    "injecting": "last_30d",
-    "needle_sharing": "12m_not_30d",
-    "hiv_tested": "last_12m",
-    "hiv_result": "negative",
-    "hcv_tested": "never",
-    "ost_status": "never",
-}
 
 
 def open_episodes(base: str, token: str, count: int) -> list[int]:
@@ -53,7 +33,7 @@ def open_episodes(base: str, token: str, count: int) -> list[int]:
                 "protocol": "psychosocial_outpatient",
                 "diagnosis": "F11.2",
                 "admitted_on": date.today().isoformat(),
-                "admission": ADMISSION,
+                "admission": ADMISSION_EXAMPLE,
             },
         )
         ids.append(episode["id"])

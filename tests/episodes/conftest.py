@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from registry import clock
+from registry.episodes.examples import ADMISSION_EXAMPLE
 from tests.conftest import bearer
 
 # A Wednesday; admissions in the scenarios are on this day unless said otherwise.
@@ -14,29 +15,7 @@ TODAY = date(2026, 3, 4)
 
 def admission(**changes) -> dict:
     """Return a complete TDI 3.0 admission record of an adult heroin user."""
-    record = {
-        "ever_treated": "no",
-        "referral_source": "self_family_friends",
-        "sex": "male",
-        "birth_year": 1985,
-        "birth_month": 3,
-        "living_with": "family",
-        "living_with_children": "no",
-        "living_where": "stable",
-        "education": "upper_secondary",
-        "labour_status": "unemployed",
-        "primary_drug": "heroin",
-        "route": "inject",
-        "frequency": "daily",
-        "age_first_use": 19,
-        "secondary_drug_1": "benzodiazepines",
-        "injecting": "last_30d",
-        "needle_sharing": "12m_not_30d",
-        "hiv_tested": "last_12m",
-        "hiv_result": "negative",
-        "hcv_tested": "never",
-        "ost_status": "never",
-    }
+    record = {**ADMISSION_EXAMPLE, "secondary_drug_1": "benzodiazepines"}
     record.update(changes)
     return {k: v for k, v in record.items() if v is not ...}
 

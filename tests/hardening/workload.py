@@ -17,28 +17,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 
-ADMISSION = {
-    "ever_treated": "no",
-    "referral_source": "self_family_friends",
-    "sex": "male",
-    "birth_year": 1985,
-    "birth_month": 3,
-    "living_with": "family",
-    "living_with_children": "no",
-    "living_where": "stable",
-    "education": "upper_secondary",
-    "labour_status": "unemployed",
-    "primary_drug": "heroin",
-    "route": "inject",
-    "frequency": "daily",
-    "age_first_use": 19,
-    "injecting": "last_30d",
-    "needle_sharing": "12m_not_30d",
-    "hiv_tested": "last_12m",
-    "hiv_result": "negative",
-    "hcv_tested": "never",
-    "ost_status": "never",
-}
+from registry.episodes.examples import ADMISSION_EXAMPLE
+
 # Settings that let a load test book and fetch challenges without tripping the abuse limits.
 LOAD_SETTINGS = {
     "REGISTRY_ALTCHA_MAX_NUMBER": "10",
@@ -197,7 +177,7 @@ class Mix:
             "protocol": "psychosocial_outpatient",
             "diagnosis": "F11.2",
             "admitted_on": date.today().isoformat(),
-            "admission": ADMISSION,
+            "admission": ADMISSION_EXAMPLE,
         }
         token = self.users["clinician"]["token"]
         answer = call(self.base(), "POST", "/api/v1/episodes", token, body)
