@@ -264,3 +264,18 @@ def test_wrong_role_is_refused_and_audited(client, session, make_user, approved,
     _assert_refused(session, "reveal", approved, 403)
     assert _approve(client, admin, approved).status_code == 403
     _assert_refused(session, "approve", approved, 403)
+
+
+def test_a_purpose_that_names_the_person_is_refused_and_nothing_is_recorded(
+    client, session, custodians, linked
+):
+    from registry.patients.models import ReidentificationRequest
+
+    iin, pseudonym = linked
+    before = session.query(ReidentificationRequest).count()
+    body = {"pseudonym": pseudonym, "purpose": f"find IIN {iin} please", "legal_basis": "order"}
+    refused = client.post("/api/v1/reidentifications", headers=custodians[0], json=body)
+    assert refused.status_code == 422
+    assert set(refused.json["errors"]) == {"purpose"}
+    assert iin not in refused.get_data(as_text=True)
+    assert session.query(ReidentificationRequest).count() == before

@@ -7,10 +7,12 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from registry.api.converters import MAX_ID
+from registry.api.free_text import free_text
 from registry.episodes import codes
+from registry.episodes.examples import ADMISSION_EXAMPLE
 from registry.protocols.compiled import REASON_LABELS
 
-_REASON = "override reason: why the protocol is not followed (no names or identifiers)"
+_REASON = "Override reason: why the protocol is not followed (no names or identifiers)."
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a valid code.")
 _ICD11 = re.compile(r"^6C4[0-9A-H](\.[0-9A-Z]{1,2})?$")
 EARLIEST_YEAR = 1900
@@ -132,10 +134,10 @@ class EpisodeInSchema(Schema):
     admitted_on = fields.Date(
         required=True, validate=_modern, metadata={"description": "Clinic calendar day."}
     )
-    admission = fields.Nested(AdmissionSchema, required=True)
-    override_reason = fields.String(
-        validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
+    admission = fields.Nested(
+        AdmissionSchema, required=True, metadata={"example": ADMISSION_EXAMPLE}
     )
+    override_reason = free_text(3, 500, _REASON)
 
     @validates_schema
     def _diagnosis(self, data, **_kwargs):
@@ -229,9 +231,7 @@ class EventInSchema(Schema):
     )
     payload = fields.Dict(load_default=dict)
     supersedes = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
-    override_reason = fields.String(
-        validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
-    )
+    override_reason = free_text(3, 500, _REASON)
 
     @post_load
     def _payload(self, data, **_kwargs):
@@ -251,9 +251,7 @@ class DischargeInSchema(Schema):
         validate=_modern, metadata={"description": "Clinic calendar day; default today."}
     )
     assessment = fields.Nested(AssessmentPayload, allow_none=True)
-    override_reason = fields.String(
-        validate=validate.Length(min=3, max=500), metadata={"description": _REASON}
-    )
+    override_reason = free_text(3, 500, _REASON)
 
 
 class EpisodeQuerySchema(Schema):

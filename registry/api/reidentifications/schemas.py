@@ -2,13 +2,15 @@
 
 from marshmallow import Schema, fields, validate
 
+from registry.api.free_text import free_text
+
 
 class RequestSchema(Schema):
     """A request to re-identify the person behind a pseudonym."""
 
     pseudonym = fields.String(required=True, validate=validate.Length(max=60))
-    purpose = fields.String(required=True, validate=validate.Length(min=10, max=2000))
-    legal_basis = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+    purpose = free_text(10, 2000, "Why the person must be identified.", required=True)
+    legal_basis = free_text(3, 2000, "The law or order that allows it.", required=True)
 
 
 class RequestStateSchema(Schema):
