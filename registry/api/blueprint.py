@@ -35,6 +35,10 @@ class ApiBlueprint(Blueprint):
         """Open a view to everyone; document that no token is needed."""
         return self._describe(public(view), errors=_COMMON_ERRORS, security=[])
 
+    def arguments(self, schema, *args, **kwargs):
+        """Parse with one schema instance made here; webargs makes one per request from a class."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
     def _describe(self, view, *, errors: dict[int, str], **doc):
         """Document security and error responses without wrapping the view again."""
         responses = {str(status): name for status, name in errors.items()}

@@ -210,14 +210,15 @@ class EmptyPayload(Schema):
     """Visits and clinical reviews carry no payload (no free text: it could identify)."""
 
 
-PAYLOADS: dict[str, type[Schema]] = {
-    "dose": DosePayload,
-    "take_home": TakeHomePayload,
-    "stage_change": StageChangePayload,
-    "screen": ScreenPayload,
-    "assessment": AssessmentPayload,
-    "visit": EmptyPayload,
-    "review": EmptyPayload,
+# One loader per event type, made once (a schema instance copies its fields when made).
+PAYLOADS: dict[str, Schema] = {
+    "dose": DosePayload(),
+    "take_home": TakeHomePayload(),
+    "stage_change": StageChangePayload(),
+    "screen": ScreenPayload(),
+    "assessment": AssessmentPayload(),
+    "visit": EmptyPayload(),
+    "review": EmptyPayload(),
 }
 
 
@@ -237,7 +238,7 @@ class EventInSchema(Schema):
     def _payload(self, data, **_kwargs):
         """Load the payload with the schema of the event's type."""
         try:
-            data["payload"] = PAYLOADS[data["type"]]().load(data.get("payload") or {})
+            data["payload"] = PAYLOADS[data["type"]].load(data.get("payload") or {})
         except ValidationError as exc:
             raise ValidationError({"payload": exc.messages}) from None
         return data
