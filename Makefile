@@ -71,10 +71,12 @@ bench: $(STAMP)
 	cd bench && ../$(BIN)/python rules.py
 	cd bench && ../$(BIN)/python stats.py
 
-# The scale check of issue "Patients": linked registration at 0 and at 1,000,000 persons.
+# The scale check of issue "Patients": linked registration at 0 and at 1,000,000 persons, on
+# SQLite, or on PostgreSQL (filled by two writers) with BENCH_DATABASE_URL=postgresql+psycopg://…
 bench-scale: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	cd bench && ../$(BIN)/python registration.py --persons 1000000
+	cd bench && ../$(BIN)/python registration.py --persons 1000000 \
+		$(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL) --fill-processes 2)
 
 # Soak: a fixed-rate realistic mix against two instances on PostgreSQL; fails on any lost write
 # or 5xx. A new database is made on the server SOAK_DATABASE_URL names, and dropped afterwards.
