@@ -7,12 +7,15 @@ challenges are fetched and solved before the timed part, since a browser solves 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 
-from common import Instance, alternate, free_port, gunicorn, workers, wrk
+from common import ROOT, Instance, alternate, free_port, gunicorn, workers, wrk
+
+sys.path.insert(0, str(ROOT))
+from tests.hardening.workload import make_slots  # the soak test's, shared
 
 LUA = os.path.join(os.path.dirname(__file__), "lua")
 BENCH_SETTINGS = {
@@ -34,28 +37,6 @@ def call(base: str, method: str, path: str, token: str = "", body: dict | None =
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
-
-
-def make_slots(base: str, manager: dict, count: int) -> list[int]:
-    """Create `count` slots of 1,000 places each at the manager's clinic."""
-    clinic = manager["clinic_id"]
-    service = call(base, "GET", f"/api/v1/clinics/{clinic}/services", manager["token"])[0]
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    ids = []
-    for i in range(count):
-        slots = call(
-            base,
-            "POST",
-            f"/api/v1/clinics/{clinic}/slots",
-            manager["token"],
-            {
-                "service_id": service["id"],
-                "capacity": 1000,
-                "starts_at": (start + timedelta(hours=i)).isoformat(),
-            },
-        )
-        ids.append(slots[0]["id"])
-    return ids
 
 
 def solved_payloads(base: str, slots: list[int], count: int, path: str) -> None:
@@ -89,7 +70,9 @@ def main() -> None:
             gunicorn("wsgi:app", instance.env, free_port(), count) as full,
             gunicorn("bench.bare_app:app", instance.env, free_port(), count) as bare,
         ):
-            slots = make_slots(full, manager, max(10, options.bookings * options.rounds // 900))
+            slots = make_slots(
+                full, manager, max(10, options.bookings * options.rounds // 900), capacity=1000
+            )
             rounds = iter(range(options.rounds))
 
             def book() -> float:
