@@ -228,7 +228,7 @@ def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list
     autocommit (on SQLite no write lock, on PostgreSQL one round trip); given a connection,
     inside its transaction. Driver
     errors come out as SQLAlchemy's (a lost database answers 503 like any other query), and
-    a connection the database dropped is discarded, so the next checkout reconnects.
+    a lost connection renews the pool, so the next checkout reconnects.
     """
     dialect = bind.dialect
     compiled = _compiled(statement, dialect)
@@ -236,7 +236,7 @@ def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list
     if compiled.positional:
         values = tuple(values[name] for name in compiled.positiontup)
     if isinstance(bind, Connection):
-        return _fetch(dialect, bind.connection, compiled.string, values)
+        return _fetch(bind.engine.pool, dialect, bind.connection, compiled.string, values)
     try:
         pooled = bind.raw_connection()
     except dialect.loaded_dbapi.Error as error:
@@ -249,7 +249,7 @@ def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list
     try:
         if toggle:
             driver.autocommit = True
-        return _fetch(dialect, pooled, compiled.string, values)
+        return _fetch(bind.pool, dialect, pooled, compiled.string, values)
     finally:
         if toggle and pooled.is_valid:
             driver.autocommit = False  # the pool's other users expect a transaction
@@ -263,7 +263,7 @@ def _compiled(statement, dialect):
     return _COMPILED[key][1]
 
 
-def _fetch(dialect, pooled, sql: str, values) -> list[tuple]:
+def _fetch(pool: Pool, dialect, pooled, sql: str, values) -> list[tuple]:
     cursor = pooled.cursor()
     try:
         cursor.execute(sql, values)
@@ -271,7 +271,9 @@ def _fetch(dialect, pooled, sql: str, values) -> list[tuple]:
     except dialect.loaded_dbapi.Error as error:
         lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
         if lost:
-            pooled.invalidate(error)
+            # As SQLAlchemy's own statements do: a restarted database left every connection
+            # of this generation stale, so all of them are renewed, not just this one.
+            pool._invalidate(pooled, error)
         raise DBAPIError.instance(
             sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
         ) from None

@@ -1,11 +1,13 @@
 """The raw read used on every request: rows out, SQLAlchemy's errors out, pool left usable."""
 
 import pytest
-from sqlalchemy import bindparam, column, literal_column, select, table
+from sqlalchemy import bindparam, column, create_engine, literal_column, select, table, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from registry.database import driver_query
 from registry.extensions import db
+from tests.conftest import PG_URL
 
 _MISSING = select(column("x")).select_from(table("no_such_table"))
 _ECHO = select(literal_column("1").label("one")).where(bindparam("flag") == bindparam("flag"))
@@ -39,3 +41,26 @@ def test_engine_reads_open_no_transaction_and_leave_the_pool_transactional(app):
             pooled.close()
         with db.engine.begin() as connection:  # and a normal transaction still works after
             assert connection.execute(_ECHO, {"flag": 3}).scalar() == 1
+
+
+@pytest.mark.skipif(not PG_URL, reason="terminating server connections needs PostgreSQL")
+def test_a_connection_lost_to_a_restart_renews_the_whole_pool(fresh_app):
+    with fresh_app.app_context():
+        engine = db.engine
+        held = [engine.raw_connection() for _ in range(3)]  # three pooled connections
+        pids = [pooled.driver_connection.info.backend_pid for pooled in held]
+        for pooled in held:
+            pooled.close()
+        killer = create_engine(engine.url, poolclass=NullPool)
+        with killer.connect() as connection:  # what a database restart does to each of them
+            for pid in pids:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+
+        with pytest.raises(DBAPIError) as lost:  # the first read finds its connection gone
+            driver_query(engine, _ECHO, {"flag": 4})
+        assert lost.value.connection_invalidated
+        # The other two stale connections were renewed with it: no second request fails.
+        assert [driver_query(engine, _ECHO, {"flag": 5}) for _ in range(3)] == [[(1,)]] * 3
+        with engine.connect() as connection:
+            assert connection.execute(_ECHO, {"flag": 6}).scalar() == 1

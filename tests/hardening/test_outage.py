@@ -91,11 +91,14 @@ def test_postgres_outage_answers_503_and_recovers_without_restart(cluster, tmp_p
         assert set(recovery) <= {201, 503} and recovery[-8:] == [201] * 8, recovery
 
         # A quick restart between requests leaves every pooled connection stale: without a
-        # pre-ping each worker fails one request (503, quickly) and renews its pool.
+        # pre-ping each worker fails one request (503, quickly) and renews its pool. Which
+        # request reaches a worker first is up to the kernel, so the 503s may come late.
         assert [register(server.url, token, tally) for _ in range(6)] == [201] * 6
         cluster.stop()
         cluster.start()
-        after = [register(server.url, token, tally) for _ in range(12)]
+        after: list[int] = []
+        while after[-8:] != [201] * 8 and len(after) < 40:
+            after.append(register(server.url, token, tally))
         assert after.count(503) <= 2 and after[-8:] == [201] * 8, after
         assert "Traceback" not in stack.server_logs()  # errors are logged by type only
         assert check_consistency(cluster.url, tally.acks) == []
