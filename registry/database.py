@@ -30,7 +30,12 @@ class Base(DeclarativeBase):
 def engine_options(uri: str) -> dict:
     """Return engine options suited to the database behind the URI."""
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        return {
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+            # The pool's reset (a driver rollback on every return) is done by the checkin hook
+            # below, and only when a transaction is really open: most returns have none.
+            "pool_reset_on_return": None,
+        }
     return {
         # No ping per checkout (a round trip on every request): a connection lost in a database
         # restart fails its request with 503 once, and SQLAlchemy then renews the whole pool.
@@ -159,12 +164,12 @@ def _rollback_sqlite(connection) -> None:
 
 
 @event.listens_for(Pool, "checkin")
-def _release_forgotten_writer(dbapi_connection, record) -> None:
-    """Never return a connection to the pool while it still holds the writer queue."""
+def _end_forgotten_sqlite_transaction(dbapi_connection, record) -> None:
+    """Never return a connection to the pool inside a transaction or holding the writer queue."""
+    if isinstance(dbapi_connection, sqlite3.Connection) and dbapi_connection.in_transaction:
+        dbapi_connection.execute("ROLLBACK")
     queue = record.info.pop(_WRITER, None) if record is not None else None
     if queue is not None:
-        if isinstance(dbapi_connection, sqlite3.Connection) and dbapi_connection.in_transaction:
-            dbapi_connection.execute("ROLLBACK")
         queue.release()
 
 

@@ -64,3 +64,20 @@ def test_a_connection_lost_to_a_restart_renews_the_whole_pool(fresh_app):
         assert [driver_query(engine, _ECHO, {"flag": 5}) for _ in range(3)] == [[(1,)]] * 3
         with engine.connect() as connection:
             assert connection.execute(_ECHO, {"flag": 6}).scalar() == 1
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="the SQLite pool's own reset")
+def test_a_connection_returned_inside_a_transaction_comes_back_clean(fresh_app):
+    with fresh_app.app_context():
+        engine = db.engine
+        pooled = engine.raw_connection()
+        driver = pooled.driver_connection
+        driver.execute("BEGIN IMMEDIATE")
+        driver.execute("CREATE TABLE forgotten (x INTEGER)")
+        pooled.close()  # back to the pool mid-transaction, as a buggy caller might
+        assert not driver.in_transaction
+        with engine.connect() as connection:  # the uncommitted write was rolled back
+            names = connection.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all()
+        assert "forgotten" not in names
+        with engine.begin() as connection:  # and the database is not left locked
+            connection.exec_driver_sql("CREATE TABLE kept (x INTEGER)")
