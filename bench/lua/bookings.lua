@@ -1,5 +1,6 @@
 -- POST one booking per pre-solved challenge (single use), spread over the benchmark's slots.
--- WRK_PAYLOADS names a file of "slot_id altcha_payload" lines; each thread takes every n-th.
+-- WRK_PAYLOADS names a file of "slot_id client_address altcha_payload" lines; each thread
+-- takes every n-th. The address goes in X-Forwarded-For, as the trusted proxy would set it.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 
@@ -27,6 +28,7 @@ function request()
     return wrk.format(nil, "/healthz", {}, nil)
   end
   next_line = next_line + 1
-  local slot, payload = line:match("^(%d+) (.+)$")
-  return wrk.format(nil, nil, nil, '{"slot_id":' .. slot .. ',"altcha":"' .. payload .. '"}')
+  local slot, address, payload = line:match("^(%d+) (%S+) (.+)$")
+  local headers = {["Content-Type"] = "application/json", ["X-Forwarded-For"] = address}
+  return wrk.format(nil, nil, headers, '{"slot_id":' .. slot .. ',"altcha":"' .. payload .. '"}')
 end
