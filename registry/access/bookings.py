@@ -6,7 +6,8 @@ import zlib
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock, keyring
@@ -66,10 +67,19 @@ def _check_client_cap(client_key: str) -> None:
         )
 
 
+# One statement loads the slot with its service, which the check and the answer both need.
+_BOOKABLE_SLOT = (
+    select(Slot)
+    .join(Slot.service)
+    .options(contains_eager(Slot.service))
+    .where(Slot.id == bindparam("slot_id"), Service.published.is_(True))
+)
+
+
 def bookable_slot(slot_id: int) -> Slot:
     """Return a slot of a published service, or raise NotFound."""
-    slot = db.session.get(Slot, slot_id)
-    if slot is None or not slot.service.published:
+    slot = db.session.execute(_BOOKABLE_SLOT, {"slot_id": slot_id}).scalar_one_or_none()
+    if slot is None:
         raise NotFound("no such slot")
     return slot
 
@@ -108,7 +118,7 @@ def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[Booking, st
     code = new_code(BOOKING_CODE)
     key = keyring().primary(PURPOSE)
     booking = Booking(
-        slot_id=slot_id,
+        slot=slot,  # held, so the answer reads the slot loaded here, not a second SELECT
         code_hash=code_hash(key.material, code),
         key_version=key.version,
         status=BookingStatus.ACTIVE,

@@ -13,7 +13,7 @@ from registry.access.models import Booking, Slot
 from registry.audit.models import AuditEntry
 from registry.crypto.codes import new_code
 from registry.extensions import db
-from tests.access.conftest import book, solved
+from tests.access.conftest import as_public, book, solved
 from tests.conftest import bearer
 
 
@@ -255,3 +255,23 @@ def test_codes_never_reach_the_audit_log(client, make_slot):
     compact = code.replace("-", "")
     for row in rows:
         assert compact not in str(row.object_id) and code not in str(row.object_id)
+
+
+def test_a_booking_reads_its_slot_once_and_answers_from_what_it_wrote(app, client, make_slot):
+    slot_id = make_slot().id
+    payload = solved(client)  # the challenge is fetched outside the counted request
+    as_public()
+    answer = []
+    counted = _statements(
+        app,
+        lambda: answer.append(
+            client.post("/api/v1/public/bookings", json={"slot_id": slot_id, "altcha": payload})
+        ),
+    )
+    assert answer[0].status_code == 201, answer[0].json
+    assert answer[0].json["slot"]["id"] == slot_id
+    seen = [kind for kind in counted if kind not in ("SAVEPOINT", "RELEASE")]  # the test's commit
+    # One SELECT of the slot with its service, the client cap, then the writes and the audit
+    # entry; nothing is read back after the commit to build the answer.
+    assert seen.count("SELECT") == 3, seen  # slot, client cap, audit head
+    assert seen[-1] == "INSERT", seen  # the audit entry is the last statement
