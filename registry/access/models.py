@@ -121,6 +121,11 @@ class Booking(db.Model):
     """An anonymous booking: no identity, only a keyed hash of its code."""
 
     __tablename__ = "bookings"
+    __table_args__ = (
+        # The per-client cap counts one client's active bookings under the write lock: with
+        # a single-column index SQLite chose the status index and read every active booking.
+        Index("ix_bookings_client_key_status", "client_key", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
@@ -129,7 +134,7 @@ class Booking(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=BookingStatus.ACTIVE, index=True)
     # HMAC(daily key, IP) of the booking client, kept only while the booking is active so the
     # per-client cap can count; cleared when it ends. Never the address itself.
-    client_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    client_key: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

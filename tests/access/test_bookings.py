@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from registry import clock
 from registry.access import pow
@@ -275,3 +275,17 @@ def test_a_booking_reads_its_slot_once_and_answers_from_what_it_wrote(app, clien
     # entry; nothing is read back after the commit to build the answer.
     assert seen.count("SELECT") == 3, seen  # slot, client cap, audit head
     assert seen[-1] == "INSERT", seen  # the audit entry is the last statement
+
+
+def test_the_client_cap_finds_one_clients_bookings_by_index(app, session):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans from statistics; the pair index serves it the same way")
+    plan = session.execute(
+        text(
+            "EXPLAIN QUERY PLAN SELECT count(id) FROM bookings "
+            "WHERE client_key = :key AND status = 'active'"
+        ),
+        {"key": "k"},
+    ).all()
+    # Not the status index, which would read every active booking in the country.
+    assert "ix_bookings_client_key_status" in plan[0][-1], plan
