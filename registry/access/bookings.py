@@ -49,17 +49,37 @@ def _end_of_utc_day(now: datetime) -> int:
     return max(1, int((tomorrow - now).total_seconds()))
 
 
+# Core statements on the session's connection: under the write lock, the ORM's execution
+# layer (with an autoflush each time) cost several times the statements themselves.
+_SLOTS, _BOOKINGS = Slot.__table__, Booking.__table__
+_CLIENT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_ACTIVE_OF_CLIENT = (
+    select(func.count())
+    .select_from(_BOOKINGS)
+    .where(
+        _BOOKINGS.c.client_key == bindparam("client"), _BOOKINGS.c.status == BookingStatus.ACTIVE
+    )
+)
+_TAKE_PLACE = (
+    update(_SLOTS)
+    .where(
+        _SLOTS.c.id == bindparam("slot"),
+        _SLOTS.c.booked < _SLOTS.c.capacity,
+        _SLOTS.c.cancelled_at.is_(None),
+        _SLOTS.c.starts_at > bindparam("now"),
+    )
+    .values(booked=_SLOTS.c.booked + 1)
+    .returning(_SLOTS.c.booked)
+)
+
+
 def _check_client_cap(client_key: str) -> None:
     """Refuse a client that already holds the configured number of active bookings."""
-    if db.engine.dialect.name == "postgresql":
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
         # Serialise one client's bookings so that parallel requests cannot pass the cap together.
-        lock = zlib.crc32(f"booking-client:{client_key}".encode())
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-    held = db.session.execute(
-        select(func.count(Booking.id)).where(
-            Booking.client_key == client_key, Booking.status == BookingStatus.ACTIVE
-        )
-    ).scalar_one()
+        connection.execute(_CLIENT_LOCK, {"k": zlib.crc32(f"booking-client:{client_key}".encode())})
+    held = connection.execute(_ACTIVE_OF_CLIENT, {"client": client_key}).scalar_one()
     if held >= current_app.config["BOOKINGS_PER_CLIENT"]:
         raise TooManyRequests(
             "you hold as many active bookings as one person may; cancel one or come back later",
@@ -87,18 +107,8 @@ def bookable_slot(slot_id: int) -> Slot:
 def _take_place(slot: Slot) -> None:
     """Take one place with a conditional UPDATE: capacity holds under any concurrency."""
     now = clock.now()
-    taken = db.session.execute(
-        update(Slot)
-        .where(
-            Slot.id == slot.id,
-            Slot.booked < Slot.capacity,
-            Slot.cancelled_at.is_(None),
-            Slot.starts_at > now,
-        )
-        .values(booked=Slot.booked + 1)
-        .returning(Slot.booked)
-        .execution_options(synchronize_session=False)
-    ).first()
+    parameters = {"slot": slot.id, "now": now}
+    taken = db.session.connection().execute(_TAKE_PLACE, parameters).first()
     if taken is not None:
         set_committed_value(slot, "booked", taken.booked)  # the count the answer shows
         return

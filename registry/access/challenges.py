@@ -47,16 +47,25 @@ def verify_solution(payload: str) -> pow.Solved:
     raise _refuse(failure)
 
 
+def _spend_statement(dialect_module):
+    """Return the INSERT … ON CONFLICT DO NOTHING RETURNING of one dialect."""
+    table = SpentChallenge.__table__
+    return (
+        dialect_module.insert(table)
+        .on_conflict_do_nothing(index_elements=["challenge"])
+        # RETURNING, not rowcount: psycopg reports -1 for this statement.
+        .returning(table.c.challenge)
+    )
+
+
+# Built once per dialect: every booking runs one, under the write lock.
+_SPEND = {"postgresql": _spend_statement(postgresql), "sqlite": _spend_statement(sqlite)}
+
+
 def spend(solved: pow.Solved) -> None:
     """Record the challenge as used; a second use (even a concurrent one) is refused."""
     # ON CONFLICT DO NOTHING: one statement instead of a savepoint, a flush and a release.
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(SpentChallenge.__table__)
-        .values(challenge=solved.challenge, expires_at=solved.expires_at)
-        .on_conflict_do_nothing(index_elements=["challenge"])
-        # RETURNING, not rowcount: psycopg reports -1 for this statement through the session.
-        .returning(SpentChallenge.__table__.c.challenge)
-    )
-    if db.session.execute(statement).first() is None:
+    connection = db.session.connection()
+    values = {"challenge": solved.challenge, "expires_at": solved.expires_at}
+    if connection.execute(_SPEND[connection.dialect.name], values).first() is None:
         raise _refuse("spent")
