@@ -1,7 +1,7 @@
 """Requests per second of an authenticated GET through the full stack vs a bare Flask app.
 
 Both run under gunicorn with the same worker count, loaded by wrk in the same run,
-alternating rounds. Target: full / bare >= 0.6.
+alternating rounds (median of five). Target: full / bare >= 0.6.
 """
 
 import argparse
@@ -15,7 +15,7 @@ def main() -> None:
     """Measure and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
     options = parser.parse_args()
 
