@@ -10,7 +10,7 @@ _OPTIONS = (
 
 
 class OrjsonProvider(DefaultJSONProvider):
-    """Every JSON body the app writes or reads; non-ASCII text goes out as UTF-8."""
+    """The JSON of every answer (and of request.get_json); non-ASCII text goes out as UTF-8."""
 
     def _options(self) -> int:
         return _OPTIONS | orjson.OPT_SORT_KEYS if self.sort_keys else _OPTIONS
