@@ -94,6 +94,27 @@ def commit_for_answer() -> None:
     only_reads_from_here()
 
 
+def read_before_writing(read):
+    """Run `read` in a short read-only transaction of its own and return what it returned.
+
+    For a write that first looks something up: on SQLite the lookup then runs before the
+    write lock is taken, so other writers do not wait for it. What it loaded stays usable.
+    """
+    from registry.extensions import db
+
+    promised = g.get("read_only", False)
+    g.read_only = True
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        value = read()
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+        g.read_only = promised
+    return value
+
+
 def _in_read_only_request() -> bool:
     return has_app_context() and bool(g.get("read_only"))
 

@@ -15,6 +15,7 @@ from registry.access.challenges import spend, verify_solution
 from registry.access.models import Booking, BookingStatus, Service, Slot
 from registry.audit.log import record
 from registry.crypto.codes import CodeFormat, InvalidCode, new_code, parse_code
+from registry.database import read_before_writing
 from registry.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from registry.extensions import db
 
@@ -121,7 +122,9 @@ def _take_place(slot: Slot) -> None:
 def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[Booking, str]:
     """Book a place; return the booking and its code, which is never stored or shown again."""
     solved = verify_solution(solution)
-    slot = bookable_slot(slot_id)
+    # The slot is only looked up here: the conditional UPDATE below decides whether a place
+    # is free, so the lookup need not hold the write lock.
+    slot = read_before_writing(lambda: bookable_slot(slot_id))
     _check_client_cap(client_key)
     spend(solved)
     _take_place(slot)

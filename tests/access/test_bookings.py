@@ -14,7 +14,7 @@ from registry.audit.models import AuditEntry
 from registry.crypto.codes import new_code
 from registry.extensions import db
 from tests.access.conftest import as_public, book, solved
-from tests.conftest import bearer
+from tests.conftest import PG_URL, bearer
 
 
 def test_booking_returns_a_code_once_and_stores_only_its_hash(client, make_slot):
@@ -290,3 +290,26 @@ def test_the_client_cap_finds_one_clients_bookings_by_index(app, session):
     ).all()
     # Not the status index, which would read every active booking in the country.
     assert "ix_bookings_client_key_status" in plan[0][-1], plan
+
+
+def test_the_slot_lookup_does_not_wait_for_the_write_lock(fresh_app):
+    if PG_URL:
+        pytest.skip("SQLite's writer queue")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from registry.sqlite_writers import writer_queue
+
+    client = fresh_app.test_client()
+    payload = solved(client)
+    with fresh_app.app_context():
+        queue = writer_queue(db.engine.url.database)
+    queue.acquire(5)  # another writer holds the lock for as long as this test likes
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            body = {"slot_id": 999_999, "altcha": payload}
+            answer = pool.submit(client.post, "/api/v1/public/bookings", json=body)
+            # No such slot: the answer comes from the lookup alone, without queueing behind
+            # the writer (before, it waited for the lock, up to 30 s).
+            assert answer.result(timeout=5).status_code == 404
+    finally:
+        queue.release()
