@@ -83,6 +83,12 @@ def commit_for_answer() -> None:
     The answer is built from what this transaction wrote; expiring every object at the commit
     would cost one SELECT per object only to read it back.
     """
+    _commit_keeping_loaded()
+    only_reads_from_here()
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit the request's session without expiring the objects it loaded."""
     from registry.extensions import db  # the extension module imports this one
 
     session = db.session()
@@ -91,7 +97,6 @@ def commit_for_answer() -> None:
         session.commit()
     finally:
         session.expire_on_commit = True
-    only_reads_from_here()
 
 
 def read_before_writing(read):
@@ -99,18 +104,15 @@ def read_before_writing(read):
 
     For a write that first looks something up: on SQLite the lookup then runs before the
     write lock is taken, so other writers do not wait for it. What it loaded stays usable.
+    Call it before the request's first write: the commit would end that write's transaction
+    (a pending ORM write fails loudly here, as in any read-only view).
     """
-    from registry.extensions import db
-
     promised = g.get("read_only", False)
     g.read_only = True
-    session = db.session()
-    session.expire_on_commit = False
     try:
         value = read()
-        session.commit()
+        _commit_keeping_loaded()
     finally:
-        session.expire_on_commit = True
         g.read_only = promised
     return value
 
