@@ -4,8 +4,7 @@ import sqlite3
 
 from flask import g, has_app_context
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
 
@@ -87,11 +86,15 @@ def commit_for_answer() -> None:
     only_reads_from_here()
 
 
-def _commit_keeping_loaded() -> None:
-    """Commit the request's session without expiring the objects it loaded."""
+def _session() -> Session:
     from registry.extensions import db  # the extension module imports this one
 
-    session = db.session()
+    return db.session()
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit the request's session without expiring the objects it loaded."""
+    session = _session()
     session.expire_on_commit = False
     try:
         session.commit()
@@ -104,9 +107,11 @@ def read_before_writing(read):
 
     For a write that first looks something up: on SQLite the lookup then runs before the
     write lock is taken, so other writers do not wait for it. What it loaded stays usable.
-    Call it before the request's first write: the commit would end that write's transaction
-    (a pending ORM write fails loudly here, as in any read-only view).
+    Inside an open transaction (a batch of writes, say) it simply reads in that transaction.
     """
+    session = _session()
+    if session.in_transaction():
+        return read()  # a transaction is open already (it may have written): read in it
     promised = g.get("read_only", False)
     g.read_only = True
     try:
@@ -241,69 +246,3 @@ def _restore_forgotten_autocommit(dbapi_connection, record) -> None:
 def _restore_transactions(driver, info: dict) -> None:
     if info.pop(_AUTOCOMMIT, False) and not driver.closed:
         driver.autocommit = False
-
-
-# -- one read on a driver connection ------------------------------------------------------------
-
-_COMPILED: dict[tuple[int, str], tuple] = {}
-
-
-def driver_query(bind: Engine | Connection, statement, parameters: dict) -> list[tuple]:
-    """Run a prebuilt SELECT on a driver connection and return its raw rows.
-
-    For the few reads on every request, where SQLAlchemy's per-statement bookkeeping cost
-    several times the query. Given an engine, it reads on a pooled connection of its own in
-    autocommit (on SQLite no write lock, on PostgreSQL one round trip); given a connection,
-    inside its transaction. Driver
-    errors come out as SQLAlchemy's (a lost database answers 503 like any other query), and
-    a lost connection renews the pool, so the next checkout reconnects.
-    """
-    dialect = bind.dialect
-    compiled = _compiled(statement, dialect)
-    values = compiled.construct_params(parameters)
-    if compiled.positional:
-        values = tuple(values[name] for name in compiled.positiontup)
-    if isinstance(bind, Connection):
-        return _fetch(bind.engine.pool, dialect, bind.connection, compiled.string, values)
-    try:
-        pooled = bind.raw_connection()
-    except dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(
-            None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=True
-        ) from None
-    # One round trip: a driver transaction here would add a BEGIN and a ROLLBACK to each read.
-    driver = pooled.driver_connection
-    toggle = dialect.name == "postgresql" and not driver.autocommit
-    try:
-        if toggle:
-            driver.autocommit = True
-        return _fetch(bind.pool, dialect, pooled, compiled.string, values)
-    finally:
-        if toggle and pooled.is_valid:
-            driver.autocommit = False  # the pool's other users expect a transaction
-        pooled.close()
-
-
-def _compiled(statement, dialect):
-    key = (id(statement), dialect.name)
-    if key not in _COMPILED:  # statements are module constants: their ids stay valid
-        _COMPILED[key] = (statement, statement.compile(dialect=dialect))
-    return _COMPILED[key][1]
-
-
-def _fetch(pool: Pool, dialect, pooled, sql: str, values) -> list[tuple]:
-    cursor = pooled.cursor()
-    try:
-        cursor.execute(sql, values)
-        return cursor.fetchall()
-    except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
-        if lost:
-            # As SQLAlchemy's own statements do: a restarted database left every connection
-            # of this generation stale, so all of them are renewed, not just this one.
-            pool._invalidate(pooled, error)
-        raise DBAPIError.instance(
-            sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
-        ) from None
-    finally:
-        cursor.close()

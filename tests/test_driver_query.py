@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, column, create_engine, literal_column, select,
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from registry.database import driver_query
+from registry.driver_sql import driver_query
 from registry.extensions import db
 from tests.conftest import PG_URL
 

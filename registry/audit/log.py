@@ -10,6 +10,7 @@ from registry import clock
 from registry.audit.merkle import CompactRange, leaf_hash
 from registry.audit.models import AuditEntry, AuditHead
 from registry.database import lift_read_only, refuse_writes_if_read_only
+from registry.driver_sql import driver_execute
 from registry.errors import AuditNote
 from registry.extensions import db
 
@@ -54,19 +55,23 @@ _INSERT_ENTRY = insert(_ENTRIES)
 
 
 def _append_under_lock(connection, values: dict) -> Appended:
-    """Lock the head, give the entry the next index and store both (Core: no ORM flush)."""
-    head = connection.execute(_LOCK_HEAD).one_or_none()
-    size, hashes = (head.size, head.frontier) if head is not None else (0, [])
+    """Lock the head, give the entry the next index and store both (on the driver: no ORM)."""
+    head = driver_execute(connection, _LOCK_HEAD, {})
+    size, hashes = head[0] if head else (0, [])
     values["idx"] = size
     values["leaf_hash"] = leaf_hash(_canonical_bytes(values))
     frontier = CompactRange.from_hashes(size, [bytes.fromhex(h) for h in hashes])
     frontier.append(values["leaf_hash"])
     new_frontier = [h.hex() for h in frontier.to_hashes()]
-    if head is None:
-        connection.execute(_CREATE_HEAD, {"id": HEAD_ID, "size": 1, "frontier": new_frontier})
+    if not head:
+        driver_execute(
+            connection, _CREATE_HEAD, {"id": HEAD_ID, "size": 1, "frontier": new_frontier}
+        )
     else:
-        connection.execute(_UPDATE_HEAD, {"new_size": size + 1, "new_frontier": new_frontier})
-    connection.execute(_INSERT_ENTRY, values)
+        driver_execute(
+            connection, _UPDATE_HEAD, {"new_size": size + 1, "new_frontier": new_frontier}
+        )
+    driver_execute(connection, _INSERT_ENTRY, values)
     return Appended(size, values["leaf_hash"])
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from registry import clock
 from registry.auth.models import ApiToken, User, UserRole
-from registry.database import driver_query
+from registry.driver_sql import driver_query
 from registry.extensions import db
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 (a public prefix, not a secret)

@@ -15,6 +15,8 @@ from registry import clock
 from registry.audit.log import record
 from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code, parse_code
 from registry.crypto.errors import InvalidCode
+from registry.database import read_before_writing
+from registry.driver_sql import driver_execute
 from registry.errors import AuditNote, Conflict, NotFound, ValidationFailed
 from registry.extensions import db
 from registry.patients import keys
@@ -103,25 +105,28 @@ def _unsaved_person() -> Person:
     return person
 
 
-# New rows of a registration go in as single Core statements: the ORM's unit of work cost
-# several times the inserts themselves, and a registration makes up to five rows.
+# New rows of a registration go in as prebuilt statements on the driver: the ORM's unit of
+# work, and even Core's per-statement bookkeeping, cost several times the inserts themselves.
 _PERSON_COLUMNS = (
     "person_key", "record_key", "created_at", "treated_before", "wrapped_key",
     "wrapped_key_version", "erased",
 )  # fmt: skip
 _INSERT_PERSON = insert(Person.__table__).returning(Person.__table__.c.id)
+_INSERTS = {model: insert(model.__table__) for model in (CareCard, Escrow, LinkageToken, Pseudonym)}
 
 
 def _insert_person(person: Person) -> None:
     """Store an unsaved person and give it its id (it stays outside the ORM session)."""
     person.created_at = clock.now()
     values = {name: getattr(person, name) for name in _PERSON_COLUMNS}
-    person.id = db.session.connection().execute(_INSERT_PERSON, values).scalar_one()
+    person.id = driver_execute(db.session.connection(), _INSERT_PERSON, values)[0][0]
 
 
 def _insert(model, rows: dict | list[dict]) -> None:
-    """Insert rows of a model in one statement."""
-    db.session.connection().execute(insert(model.__table__), rows)
+    """Insert rows of a model, each in one statement."""
+    connection = db.session.connection()
+    for row in [rows] if isinstance(rows, dict) else rows:
+        driver_execute(connection, _INSERTS[model], row)
 
 
 def canonical(person: Person) -> Person:
@@ -242,11 +247,12 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
     candidates = {
         kind: keys.token_candidates(kind, material) for kind, material in identity.materials
     }
-    # A new person's keys and escrow blob are made before the lookup takes the write lock.
-    fresh = None
+    # A new person's keys and escrow blob are made, and the identity looked up, before the
+    # write lock is taken: most registrations are of new persons, and others wait for none of it.
+    fresh = _prepared_person(identity)
+    found = read_before_writing(lambda: _find_by_identity(candidates))
     for _ in range(_RETRIES):
-        fresh = fresh or _prepared_person(identity)
-        person, missing = _find_by_identity(candidates)
+        person, missing = found
         if person is not None:
             _add_tokens(person, candidates, missing)
             if _escrow_missing(person):
@@ -263,8 +269,10 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
                     _insert(Escrow, _escrow_values(blob))
                 _store_tokens(person, candidates, missing)
         except IntegrityError:
-            fresh = None  # rolled back with the savepoint: make another
-            continue  # the same identity was registered concurrently: look it up again
+            # The same identity was registered concurrently: look it up again, under the lock.
+            fresh = _prepared_person(identity)  # the savepoint took this one's rows with it
+            found = _find_by_identity(candidates)
+            continue
         facts = facts_for_new(person, clinic_id)
         record("patient.register", "pseudonym", facts.pseudonym)
         return facts
