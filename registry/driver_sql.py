@@ -70,7 +70,9 @@ def driver_execute(connection: Connection, statement, values: dict) -> list[tupl
     """Run a prebuilt statement inside the connection's transaction; return RETURNING rows.
 
     The connection must be in a transaction (a session's connection always is): the begin
-    hooks of `registry.database` (SQLite's write lock) have then run already.
+    hooks of `registry.database` (SQLite's write lock) have then run already. Inside
+    `session.begin_nested()`, ask the session for the connection within the block: the
+    session emits the SAVEPOINT only then, and a failed statement must roll back to it.
     """
     if not connection.in_transaction():
         connection.begin()

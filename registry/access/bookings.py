@@ -16,6 +16,7 @@ from registry.access.models import Booking, BookingStatus, Service, Slot
 from registry.audit.log import record
 from registry.crypto.codes import CodeFormat, InvalidCode, new_code, parse_code
 from registry.database import read_before_writing
+from registry.driver_sql import driver_execute
 from registry.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from registry.extensions import db
 
@@ -79,8 +80,9 @@ def _check_client_cap(client_key: str) -> None:
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         # Serialise one client's bookings so that parallel requests cannot pass the cap together.
-        connection.execute(_CLIENT_LOCK, {"k": zlib.crc32(f"booking-client:{client_key}".encode())})
-    held = connection.execute(_ACTIVE_OF_CLIENT, {"client": client_key}).scalar_one()
+        lock = {"k": zlib.crc32(f"booking-client:{client_key}".encode())}
+        driver_execute(connection, _CLIENT_LOCK, lock)
+    held = driver_execute(connection, _ACTIVE_OF_CLIENT, {"client": client_key})[0][0]
     if held >= current_app.config["BOOKINGS_PER_CLIENT"]:
         raise TooManyRequests(
             "you hold as many active bookings as one person may; cancel one or come back later",
@@ -109,9 +111,9 @@ def _take_place(slot: Slot) -> None:
     """Take one place with a conditional UPDATE: capacity holds under any concurrency."""
     now = clock.now()
     parameters = {"slot": slot.id, "now": now}
-    taken = db.session.connection().execute(_TAKE_PLACE, parameters).first()
-    if taken is not None:
-        set_committed_value(slot, "booked", taken.booked)  # the count the answer shows
+    taken = driver_execute(db.session.connection(), _TAKE_PLACE, parameters)
+    if taken:
+        set_committed_value(slot, "booked", taken[0][0])  # the count the answer shows
         return
     db.session.expire(slot)  # read why from the database, not from what was loaded
     if slot.cancelled_at is not None or slot.starts_at <= now:

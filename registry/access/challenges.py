@@ -8,6 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from registry import clock, keyring
 from registry.access import pow
 from registry.access.models import SpentChallenge
+from registry.driver_sql import driver_execute
 from registry.errors import ValidationFailed
 from registry.extensions import db
 
@@ -67,5 +68,5 @@ def spend(solved: pow.Solved) -> None:
     # ON CONFLICT DO NOTHING: one statement instead of a savepoint, a flush and a release.
     connection = db.session.connection()
     values = {"challenge": solved.challenge, "expires_at": solved.expires_at}
-    if connection.execute(_SPEND[connection.dialect.name], values).first() is None:
+    if not driver_execute(connection, _SPEND[connection.dialect.name], values):
         raise _refuse("spent")
