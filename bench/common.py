@@ -151,6 +151,19 @@ def wrk(
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
+def floor(full: str, token: str, seconds: int):
+    """Return a run of GET /api/v1/me: what any authenticated API call costs before its work."""
+    return lambda: wrk(full + "/api/v1/me", seconds, headers={"Authorization": f"Bearer {token}"})
+
+
+def floor_line(medians: dict) -> str:
+    """Return the report line of the floor run, as a ratio of the bare app."""
+    return (
+        f"floor: GET /api/v1/me            {medians['floor']:8.0f} req/s  ratio "
+        f"{medians['floor'] / medians['bare']:.2f} (authentication and the answer, no work)"
+    )
+
+
 def alternate(runs: dict, rounds: int = 3) -> dict[str, float]:
     """Run each named measurement in turn, `rounds` times, and return the medians."""
     results: dict[str, list[float]] = {name: [] for name in runs}

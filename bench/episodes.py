@@ -11,7 +11,7 @@ import tempfile
 from datetime import date
 
 from booking import call
-from common import Instance, alternate, free_port, gunicorn, workers, wrk
+from common import Instance, alternate, floor, floor_line, free_port, gunicorn, workers, wrk
 
 from registry.episodes.examples import ADMISSION_EXAMPLE
 
@@ -78,6 +78,7 @@ def main() -> None:
                     "events": lambda: wrk(
                         full + "/", options.seconds, script=os.path.join(LUA, "events.lua")
                     ),
+                    "floor": floor(full, clinician["token"], options.seconds),
                 },
                 options.rounds,
             )
@@ -89,6 +90,7 @@ def main() -> None:
         f"episodes: {options.episodes}"
     )
     print(f"bare Flask POST /                 {medians['bare']:8.0f} req/s")
+    print(floor_line(medians))
     print(
         f"events (POST …/events, visits)    {medians['events']:8.0f} req/s  ratio {ratio:.2f} "
         f"(target >= 0.3) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}"

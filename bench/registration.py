@@ -13,7 +13,7 @@ import random
 import sys
 import time
 
-from common import ROOT, Instance, alternate, free_port, gunicorn, workers, wrk
+from common import ROOT, Instance, alternate, floor, floor_line, free_port, gunicorn, workers, wrk
 from iins import random_iin
 
 LUA = os.path.join(os.path.dirname(__file__), "lua")
@@ -112,6 +112,7 @@ def main() -> None:
                     full + "/api/v1/patients", options.seconds, script=anonymous
                 ),
                 "linked": lambda: wrk(full + "/api/v1/patients", options.seconds, script=linked),
+                "floor": floor(full, clinician["token"], options.seconds),
             }
             medians = alternate(runs, options.rounds)
             report(medians, count, options.database_url)
@@ -147,6 +148,7 @@ def report(medians: dict, count: int, database_url: str) -> None:
     """Print the rates and ratios of the first measurement."""
     print(f"workers: {count}, database: {database_url or 'sqlite'}")
     print(f"bare Flask POST /                 {medians['bare']:8.0f} req/s")
+    print(floor_line(medians))
     for name in ("anonymous", "linked"):
         ratio = medians[name] / medians["bare"]
         print(
