@@ -170,10 +170,15 @@ def blocking(violation: Violation) -> bool:
     return violation.severity == "error" and not violation.details.get("overdue")
 
 
+def stage_columns(state: EpisodeState) -> dict:
+    """Return the folded state's stage and first deadline, as the episode row keeps them."""
+    return {"stage": state.stage.id, "overdue_after": first_deadline(state)}
+
+
 def refresh(episode: Episode, state: EpisodeState) -> None:
     """Copy the folded state's stage and first deadline onto the episode row."""
-    episode.stage = state.stage.id
-    episode.overdue_after = first_deadline(state)
+    for name, value in stage_columns(state).items():
+        setattr(episode, name, value)
 
 
 def violation_dict(violation: Violation) -> dict:

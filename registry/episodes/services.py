@@ -1,15 +1,19 @@
 """Open, record, discharge and read treatment episodes; flush, never commit."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock
 from registry.access.models import Clinic
 from registry.audit.log import record
+from registry.database import read_before_writing
+from registry.driver_sql import driver_execute
 from registry.episodes import codes
 from registry.episodes.history import (
     active,
@@ -24,6 +28,7 @@ from registry.episodes.history import (
     noon,
     protocol_of,
     refresh,
+    stage_columns,
     today,
     violation_dict,
     zone,
@@ -282,8 +287,32 @@ def _superseded(episode: Episode, rows: list[EpisodeEvent], event_id: int, kind:
     return target
 
 
+@dataclass
+class _EventPlan:
+    """An event checked against its episode as it stood, ready to append."""
+
+    episode: Episode
+    row: EpisodeEvent  # unsaved
+    errors: list[Violation]
+    replaced: EpisodeEvent | None
+    state: EpisodeState  # the engine state after the event
+    last_day: date
+    newest: int | None  # the episode's newest event id when it was checked
+
+
 def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> EpisodeEvent:
-    """Check an event against the episode's pinned version and append it (or refuse, 422)."""
+    """Check an event against the episode's pinned version and append it (or refuse, 422).
+
+    The check (the costliest part) runs before the write lock is taken; the write then makes
+    sure that no event reached the episode in between, or else checks again under the lock.
+    """
+    plan = read_before_writing(lambda: _plan_event(clinic_id, user_id, ref, data))
+    if not _unchanged_since(plan):
+        plan = _plan_event(clinic_id, user_id, ref, data)  # now holding the episode's lock
+    return _append(plan)
+
+
+def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> _EventPlan:
     episode, timezone, digest = _episode_to_write(clinic_id, ref, "episode.event")
     if episode.status != EpisodeStatus.OPEN:
         raise Conflict(
@@ -297,8 +326,10 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
     replaced, history = None, None
     correcting = data.get("supersedes") is not None
     state = None if correcting else _stored_state(episode, protocol, event.day)
+    newest = episode.engine_state_event_id
     if state is None:  # a correction, a backdated event or no valid snapshot: fold the history
         rows = event_facts(episode.id)
+        newest = max((row.id for row in rows), default=None)
         if correcting:
             replaced = _superseded(episode, rows, data["supersedes"], data["type"])
         history = [engine_event(row) for row in active(rows) if row is not replaced]
@@ -323,21 +354,63 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
         override_reason=override if errors else None,
         violations=[violation_dict(v) for v in found],
         recorded_by=user_id,
-        recorded_at=clock.now(),
     )
-    db.session.add(row)
-    db.session.flush()  # the new row's id names the snapshot below
     last_day = max(event.day, history[-1].day) if history else event.day
     if last_day > event.day:  # backdated: later events must be folded again
         state = fold(protocol, episode, _merged(history, event))
     else:
         state.apply(event, force=True)
-    refresh(episode, state)
-    _store_state(episode, state, row.id, last_day)
-    if errors:
-        episode.override_count += 1
+    return _EventPlan(episode, row, errors, replaced, state, last_day, newest)
+
+
+# Two statements, not one: on PostgreSQL a statement that waited for the row lock still reads
+# the events as they were when it began; the second one sees an event committed meanwhile.
+_LOCK_EPISODE = (
+    select(Episode.status, Episode.protocol_version_id)
+    .where(Episode.id == bindparam("episode_id"))
+    .with_for_update()
+)
+
+
+def _unchanged_since(plan: _EventPlan) -> bool:
+    """Lock the episode; tell whether it is as the plan saw it (open, same version and events)."""
+    connection = db.session.connection()
+    found = driver_execute(connection, _LOCK_EPISODE, {"episode_id": plan.episode.id})
+    if not found or found[0] != (EpisodeStatus.OPEN, plan.episode.protocol_version_id):
+        return False
+    newest = driver_execute(connection, _NEWEST_EVENT, {"episode_id": plan.episode.id})
+    return newest[0][0] == plan.newest
+
+
+# The event row and the episode's new state go in on the driver: the ORM's flushes of the two
+# cost several times the statements, and both are made while other writers wait.
+_EVENTS = EpisodeEvent.__table__
+_EVENT_COLUMNS = (
+    "episode_id", "type", "occurred_at", "day", "recorded_at", "payload", "supersedes_id",
+    "override_reason", "violations", "recorded_by",
+)  # fmt: skip
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_SAVE_STATE = update(Episode.__table__).where(Episode.__table__.c.id == bindparam("episode_id"))
+
+
+def _append(plan: _EventPlan) -> EpisodeEvent:
+    """Store a planned event and the episode's new state; audit it."""
+    episode, row = plan.episode, plan.row
+    row.recorded_at = clock.now()
+    connection = db.session.connection()
+    values = {name: getattr(row, name) for name in _EVENT_COLUMNS}
+    row.id = driver_execute(connection, _INSERT_EVENT, values)[0][0]  # row stays out of the ORM
+    columns = {
+        **stage_columns(plan.state),
+        **_state_columns(episode, plan.state, row.id, plan.last_day),
+        "override_count": episode.override_count + (1 if plan.errors else 0),
+    }
+    driver_execute(connection, _SAVE_STATE, {**columns, "episode_id": episode.id})
+    for name, value in columns.items():
+        set_committed_value(episode, name, value)  # as stored: the episode is not left dirty
+    if plan.errors:
         record("episode.override", "episode", episode.ref)
-    record("episode.correct" if replaced else "episode.event", "episode", episode.ref)
+    record("episode.correct" if plan.replaced else "episode.event", "episode", episode.ref)
     return row
 
 
@@ -357,14 +430,22 @@ def _stored_state(episode: Episode, protocol: CompiledProtocol, day: int) -> Epi
     return EpisodeState.restore(protocol, stored["state"])
 
 
-def _store_state(episode: Episode, state: EpisodeState, event_id: int | None, last_day: int):
-    """Keep the engine state after the episode's newest event (see Episode.engine_state)."""
-    episode.engine_state = {
-        "version": episode.protocol_version_id,
-        "last_day": last_day,
-        "state": state.snapshot(),
+def _state_columns(episode: Episode, state: EpisodeState, event_id: int | None, last_day: date):
+    """Return the columns keeping the engine state after the newest event (Episode.engine_state)."""
+    return {
+        "engine_state": {
+            "version": episode.protocol_version_id,
+            "last_day": last_day,
+            "state": state.snapshot(),
+        },
+        "engine_state_event_id": event_id,
     }
-    episode.engine_state_event_id = event_id
+
+
+def _store_state(episode: Episode, state: EpisodeState, event_id: int | None, last_day: date):
+    """Keep the engine state after the episode's newest event (see Episode.engine_state)."""
+    for name, value in _state_columns(episode, state, event_id, last_day).items():
+        setattr(episode, name, value)
 
 
 def _merged(history: list[Event], event: Event) -> list[Event]:

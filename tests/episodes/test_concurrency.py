@@ -105,3 +105,32 @@ def test_concurrent_oat_openings_at_two_clinics_admit_one(fresh_app):
     with fresh_app.app_context():
         assert db.session.execute(select(Episode.id)).all().__len__() == 1
         assert len(db.session.execute(select(OstEnrolment.id)).all()) == 1
+
+
+def test_an_event_stored_between_the_check_and_the_write_is_checked_against(fresh_app, monkeypatch):
+    from registry.episodes import services
+
+    (headers,) = _clinicians(fresh_app, 1)
+    client = fresh_app.test_client()
+    pseudonym = client.post("/api/v1/patients", headers=headers, json={"mode": "anonymous"}).json[
+        "pseudonym"
+    ]
+    url = f"/api/v1/episodes/{_open(client, headers, pseudonym).json['id']}/events"
+    body = {"type": "dose", "payload": {"medication": "methadone", "amount": 10, "unit": "mg"}}
+    for _ in range(5):  # 50 mg today; induction allows 60
+        assert client.post(url, headers=headers, json=body).status_code == 201
+    unchanged_since = services._unchanged_since
+
+    def another_dose_lands_first(plan):
+        # The request checked its dose against 50 mg; another one is stored before it writes.
+        monkeypatch.setattr(services, "_unchanged_since", unchanged_since)
+        assert fresh_app.test_client().post(url, headers=headers, json=body).status_code == 201
+        return unchanged_since(plan)
+
+    monkeypatch.setattr(services, "_unchanged_since", another_dose_lands_first)
+    late = client.post(url, headers=headers, json=body)
+    assert late.status_code == 422, late.json
+    assert {v["rule_id"] for v in late.json["violations"]} == {"methadone.induction.daily_max"}
+    with fresh_app.app_context():
+        amounts = db.session.execute(select(EpisodeEvent.payload)).scalars().all()
+    assert sum(p["amount"] for p in amounts) == 60
