@@ -28,6 +28,7 @@ class _Prepared:
     positions: tuple[str, ...] | None  # parameter order for positional drivers (SQLite)
     binds: dict[str, Callable[[Any], Any]]  # value converters by parameter name
     fixed: dict[str, Any]  # values the statement carries itself, e.g. where(id == 1)
+    defaults: tuple[tuple[str, Any], ...]  # Python-side column defaults of left-out columns
     results: tuple[Callable[[Any], Any] | None, ...]  # row value converters by column
 
 
@@ -77,32 +78,37 @@ def driver_execute(connection: Connection, statement, values: dict) -> list[tupl
     if not connection.in_transaction():
         connection.begin()
     dialect = connection.dialect
-    values = _with_defaults(statement, values)
     prepared = _prepare(statement, dialect, values)
+    if prepared.defaults:
+        values = {**values, **_default_values(prepared.defaults)}
     parameters = _parameters(prepared, values)
     return _run(
         connection.engine.pool, dialect, connection.connection, prepared, parameters, connection
     )
 
 
-def _with_defaults(statement, values: dict) -> dict:
-    """Add the Python-side defaults of columns the values leave out, as Core would."""
+def _left_out_defaults(statement, names: list[str]) -> tuple[tuple[str, Any], ...]:
+    """Return the Python-side defaults of the columns an INSERT or UPDATE leaves out."""
     if isinstance(statement, Insert):
         kind = "default"
     elif isinstance(statement, Update):
         kind = "onupdate"
     else:
-        return values
-    missing = {}
+        return ()
+    found = []
     for column in statement.table.columns:
         default = getattr(column, kind)
-        if default is None or column.key in values or default.is_sequence:
-            continue
-        if default.is_scalar:
-            missing[column.key] = default.arg
-        elif default.is_callable:
-            missing[column.key] = default.arg(None)  # Core wraps it to take a context
-    return {**values, **missing} if missing else values
+        left_out = default is not None and column.key not in names
+        if left_out and (default.is_scalar or default.is_callable):  # not a sequence
+            found.append((column.key, default))
+    return tuple(found)
+
+
+def _default_values(defaults: tuple[tuple[str, Any], ...]) -> dict:
+    """Compute left-out column defaults, as Core would (callables get no execution context)."""
+    return {
+        key: default.arg if default.is_scalar else default.arg(None) for key, default in defaults
+    }
 
 
 def _prepare(statement, dialect, values: dict) -> _Prepared:
@@ -114,6 +120,8 @@ def _prepare(statement, dialect, values: dict) -> _Prepared:
 
 
 def _compile(statement, dialect, names: list[str]) -> _Prepared:
+    defaults = _left_out_defaults(statement, names)
+    names = [*names, *(key for key, _ in defaults)]
     dml = isinstance(statement, Insert | Update)
     compiled = statement.compile(dialect=dialect, column_keys=names if dml else None)
     if compiled.literal_execute_params or compiled.post_compile_params:
@@ -131,6 +139,7 @@ def _compile(statement, dialect, names: list[str]) -> _Prepared:
     return _Prepared(
         sql=compiled.string,
         fixed=fixed,
+        defaults=defaults,
         positions=tuple(compiled.positiontup) if compiled.positional else None,
         binds=dict(compiled._bind_processors),
         results=results,

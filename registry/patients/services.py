@@ -260,7 +260,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             facts = facts_for(canonical(person), clinic_id, existing=True)
             record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
             return facts
-        person, blob = fresh
+        person, blob = fresh or _prepared_person(identity)
         try:
             with db.session.begin_nested():
                 _insert_person(person)
@@ -269,8 +269,8 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
                     _insert(Escrow, _escrow_values(blob))
                 _store_tokens(person, candidates, missing)
         except IntegrityError:
+            fresh = None  # the savepoint took this one's rows with it
             # The same identity was registered concurrently: look it up again, under the lock.
-            fresh = _prepared_person(identity)  # the savepoint took this one's rows with it
             found = _find_by_identity(candidates)
             continue
         facts = facts_for_new(person, clinic_id)
