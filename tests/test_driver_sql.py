@@ -22,6 +22,7 @@ _HEAD = AuditHead.__table__
 _NEW_HEAD = insert(_HEAD)
 _GROW_HEAD = update(_HEAD).where(_HEAD.c.id == 424242).values(size=bindparam("grown"))
 _READ_HEAD = select(_HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == 424242)
+_P_TEST = select(Pseudonym.__table__.c.id).where(Pseudonym.__table__.c.value == "P-TEST")
 _IN_LIST = select(Person.__table__.c.id).where(Person.__table__.c.id.in_(bindparam("ids")))
 
 
@@ -76,8 +77,7 @@ def test_listeners_see_each_statement_and_a_clash_is_sqlalchemys_integrity_error
             event.remove(db.engine, "before_cursor_execute", listener)
         assert sum(sql.startswith("INSERT INTO pseudonyms") for sql in seen) == 2
         # The savepoint took only the failed insert with it: the transaction goes on.
-        count = select(Pseudonym.__table__.c.id).where(Pseudonym.__table__.c.value == "P-TEST")
-        assert len(driver_execute(connection, count, {})) == 1
+        assert len(driver_execute(connection, _P_TEST, {})) == 1
 
 
 def test_statements_it_cannot_run_plainly_are_refused(app, session):

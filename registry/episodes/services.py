@@ -110,22 +110,22 @@ def episode_for(clinic_id: int, ref: str, action: str, *, lock: bool = False) ->
 
 
 # Built once (bound per call): building it cost more than running it, on every event write.
-_EPISODE_TO_WRITE = (
+# No FOR UPDATE: the first read runs before the write and must not wait for other writers;
+# the write locks the episode row itself (_unchanged_since) before it reads again.
+_EPISODE_TO_CHECK = (
     select(Episode, Clinic.timezone, ProtocolVersion.document_hash)
     .join(Clinic, Clinic.id == Episode.clinic_id)
     .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
     .where(Episode.ref == bindparam("ref"), Episode.clinic_id == bindparam("clinic_id"))
-    # Only the episode row: locking the clinic would serialise every write of the clinic.
-    .with_for_update(of=Episode)
     .execution_options(populate_existing=True)
 )
 
 
-def _episode_to_write(clinic_id: int, ref: str, action: str) -> tuple[Episode, str, str]:
-    """Lock a clinic's episode; return it, the clinic's timezone and its version's hash."""
+def _episode_to_check(clinic_id: int, ref: str, action: str) -> tuple[Episode, str, str]:
+    """Return a clinic's episode, the clinic's timezone and its version's hash."""
     # One round trip instead of three; another clinic's or no episode is an audited 404.
     row = db.session.execute(
-        _EPISODE_TO_WRITE, {"ref": ref[:32], "clinic_id": clinic_id}
+        _EPISODE_TO_CHECK, {"ref": ref[:32], "clinic_id": clinic_id}
     ).one_or_none()
     if row is None:
         raise NotFound("no such episode", audit=AuditNote(action, "episode"))
@@ -313,7 +313,7 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
 
 
 def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> _EventPlan:
-    episode, timezone, digest = _episode_to_write(clinic_id, ref, "episode.event")
+    episode, timezone, digest = _episode_to_check(clinic_id, ref, "episode.event")
     if episode.status != EpisodeStatus.OPEN:
         raise Conflict(
             "the episode is discharged and accepts no events",
