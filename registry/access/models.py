@@ -131,7 +131,9 @@ class Booking(db.Model):
     slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     key_version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default=BookingStatus.ACTIVE, index=True)
+    # Not indexed alone: every query on status also names a slot or a client, whose indexes
+    # serve it, and a status index would cost each booking and each status change a page.
+    status: Mapped[str] = mapped_column(String(20), default=BookingStatus.ACTIVE)
     # HMAC(daily key, IP) of the booking client, kept only while the booking is active so the
     # per-client cap can count; cleared when it ends. Never the address itself.
     client_key: Mapped[str | None] = mapped_column(String(32))

@@ -6,11 +6,13 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +24,15 @@ class Person(db.Model):
     """A person known only by a random key; identity lives in tokens and escrow, never here."""
 
     __tablename__ = "persons"
+    # Only merged persons are indexed: a registration then writes no page of this index.
+    __table_args__ = (
+        Index(
+            "ix_persons_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random internal key: bound into escrow and data-key AAD; never leaves the service.
@@ -33,12 +44,13 @@ class Person(db.Model):
     treated_before: Mapped[bool] = mapped_column(Boolean, default=False)
     # Per-person data key wrapped under the keyring's 'data' key; deleting it crypto-shreds.
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(64))
-    # The 'data' key version inside wrapped_key, so the re-wrap job can find old ones.
-    wrapped_key_version: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The 'data' key version inside wrapped_key. Not indexed: the re-wrap job walks persons in
+    # id order anyway, and an index would cost every registration a page read and write.
+    wrapped_key_version: Mapped[int | None] = mapped_column(Integer)
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while this person is merged into another (reversible: a split clears it).
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
 
 
 class LinkageToken(db.Model):
@@ -73,12 +85,13 @@ class Pseudonym(db.Model):
     """One person's random pseudonym in one domain ('clinic:<id>', 'research:<name>')."""
 
     __tablename__ = "pseudonyms"
-    __table_args__ = (UniqueConstraint("domain", "person_id", name="uq_pseudonym_domain_person"),)
+    # Person first: the same index finds a person's pseudonyms and their one per domain.
+    __table_args__ = (UniqueConstraint("person_id", "domain", name="uq_pseudonym_person_domain"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(60))
     value: Mapped[str] = mapped_column(String(32), unique=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
