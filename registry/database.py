@@ -122,6 +122,21 @@ def read_before_writing(read):
     return value
 
 
+def reading_bind():
+    """Return where a lone lookup should read: the open transaction, or else the engine.
+
+    Outside a transaction, `driver_query` on the engine reads in autocommit on a pooled
+    connection: no session bookkeeping, and on SQLite no write lock. Inside one (a batch, or a
+    retry under the lock) the lookup must see what the transaction wrote, so it reads there.
+    """
+    from registry.extensions import db  # the extension module imports this one
+
+    scoped = db.session
+    if scoped.registry.has() and scoped().in_transaction():
+        return scoped().connection()
+    return scoped.session_factory.kw.get("bind") or db.engine
+
+
 def _in_read_only_request() -> bool:
     return has_app_context() and bool(g.get("read_only"))
 

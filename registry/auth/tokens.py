@@ -5,10 +5,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 
 from registry import clock
 from registry.auth.models import ApiToken, User, UserRole
+from registry.database import reading_bind
 from registry.driver_sql import driver_query
 from registry.extensions import db
 
@@ -80,21 +81,7 @@ def _principal_rows(token_hash: bytes) -> list[tuple]:
     (checkout, transaction, close) cost ten times the query. On its own pooled connection
     it also reads in a transaction of its own, so on SQLite it never takes the write lock.
     """
-    bind = _open_transaction() or _session_bind()
-    return driver_query(bind, _PRINCIPAL_QUERY, {"token_hash": token_hash})
-
-
-def _open_transaction() -> Connection | None:
-    """Return the connection of the request's open transaction, if one is open."""
-    scoped = db.session
-    if scoped.registry.has() and scoped().in_transaction():
-        return scoped().connection()
-    return None
-
-
-def _session_bind():
-    """Return what new sessions bind to, without making one (most requests need none)."""
-    return db.session.session_factory.kw.get("bind") or db.engine
+    return driver_query(reading_bind(), _PRINCIPAL_QUERY, {"token_hash": token_hash})
 
 
 def _as_utc(value: datetime | str) -> datetime:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from registry import keyring
 from registry.crypto import aead
 from registry.crypto.linkage import Domain, derive_token, keyed_code_hash, rekey
+from registry.database import reading_bind
+from registry.driver_sql import driver_query
 from registry.extensions import db
 from registry.patients.models import CareCard, LinkageToken, Person
 
@@ -73,12 +75,27 @@ def match_clause(model, candidates: list[tuple[int, bytes]]):
     )
 
 
-def find_token(kind: str, candidates: list[tuple[int, bytes]]) -> LinkageToken | None:
-    """Return the stored token of this kind matching any candidate."""
-    query = select(LinkageToken).where(
-        LinkageToken.kind == kind, match_clause(LinkageToken, candidates)
+# Run as is on the driver for every linked registration; one candidate per key version.
+_TOKEN_HOLDER = (
+    select(LinkageToken.person_id)
+    .where(
+        LinkageToken.kind == bindparam("kind"),
+        LinkageToken.key_version == bindparam("version"),
+        LinkageToken.digest == bindparam("digest"),
     )
-    return db.session.execute(query.limit(1)).scalar_one_or_none()
+    .limit(1)
+)
+
+
+def find_token_holder(kind: str, candidates: list[tuple[int, bytes]]) -> int | None:
+    """Return the id of the person holding a stored token of this kind matching a candidate."""
+    bind = reading_bind()
+    for version, digest in reversed(candidates):  # the newest version holds most tokens
+        values = {"kind": kind, "version": version, "digest": digest}
+        rows = driver_query(bind, _TOKEN_HOLDER, values)
+        if rows:
+            return rows[0][0]
+    return None
 
 
 # -- per-person data keys (crypto-shredding) -------------------------------------------------

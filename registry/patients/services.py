@@ -294,24 +294,24 @@ def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
     patronymic on record, since two people may share name, birth date and sex.
     """
     if "iin" in candidates:
-        token = keys.find_token("iin", candidates["iin"])
-        return (_person_of(token), []) if token else (None, ["iin"])
+        holder = keys.find_token_holder("iin", candidates["iin"])
+        return (_person(holder), []) if holder else (None, ["iin"])
     if "name_patronymic" in candidates:
-        token = keys.find_token("name_patronymic", candidates["name_patronymic"])
-        if token is not None:
-            return _person_of(token), []
-        token = keys.find_token("name", candidates["name"])
-        if token is None:
+        holder = keys.find_token_holder("name_patronymic", candidates["name_patronymic"])
+        if holder is not None:
+            return _person(holder), []
+        holder = keys.find_token_holder("name", candidates["name"])
+        if holder is None:
             return None, ["name_patronymic", "name"]
-        if _has_kind(token.person_id, "name_patronymic"):
+        if _has_kind(holder, "name_patronymic"):
             return None, ["name_patronymic"]
-        return _person_of(token), ["name_patronymic"]
-    token = keys.find_token("name", candidates["name"])
-    return (_person_of(token), []) if token else (None, ["name"])
+        return _person(holder), ["name_patronymic"]
+    holder = keys.find_token_holder("name", candidates["name"])
+    return (_person(holder), []) if holder else (None, ["name"])
 
 
-def _person_of(token: LinkageToken) -> Person:
-    return db.session.get(Person, token.person_id)
+def _person(person_id: int) -> Person:
+    return db.session.get(Person, person_id)
 
 
 def _has_kind(person_id: int, kind: str) -> bool:
