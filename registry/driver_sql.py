@@ -10,10 +10,12 @@ statement. Only plain statements qualify: no expanding IN, no literal-execute pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import Pool
@@ -85,6 +87,29 @@ def driver_execute(connection: Connection, statement, values: dict) -> list[tupl
     return _run(
         connection.engine.pool, dialect, connection.connection, prepared, parameters, connection
     )
+
+
+_SAVEPOINT = text("SAVEPOINT driver_block")
+_RELEASE = text("RELEASE SAVEPOINT driver_block")
+_ROLL_BACK_TO = text("ROLLBACK TO SAVEPOINT driver_block")
+
+
+@contextmanager
+def driver_savepoint(connection: Connection) -> Iterator[None]:
+    """Run a block inside a SAVEPOINT on the driver; if it raises, undo its writes and re-raise.
+
+    Only for blocks that write through `driver_execute` alone, with nothing pending in the
+    ORM session: the session never learns of this savepoint. That is the point: SQLAlchemy's
+    own savepoint compiles its SAVEPOINT and RELEASE anew every time.
+    """
+    driver_execute(connection, _SAVEPOINT, {})
+    try:
+        yield
+    except BaseException:
+        driver_execute(connection, _ROLL_BACK_TO, {})
+        driver_execute(connection, _RELEASE, {})
+        raise
+    driver_execute(connection, _RELEASE, {})
 
 
 def _left_out_defaults(statement, names: list[str]) -> tuple[tuple[str, Any], ...]:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from registry import clock
 from registry.audit.models import AuditHead
-from registry.driver_sql import driver_execute
+from registry.driver_sql import driver_execute, driver_savepoint
 from registry.extensions import db
 from registry.patients.models import CareCard, Person, Pseudonym
 
@@ -23,12 +23,13 @@ _NEW_HEAD = insert(_HEAD)
 _GROW_HEAD = update(_HEAD).where(_HEAD.c.id == 424242).values(size=bindparam("grown"))
 _READ_HEAD = select(_HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == 424242)
 _P_TEST = select(Pseudonym.__table__.c.id).where(Pseudonym.__table__.c.value == "P-TEST")
+_PERSON_BY_ID = select(Person.__table__.c.id).where(Person.__table__.c.id == bindparam("id"))
 _IN_LIST = select(Person.__table__.c.id).where(Person.__table__.c.id.in_(bindparam("ids")))
 
 
-def _person(connection) -> int:
+def _person(connection, key: str = "k") -> int:
     values = {
-        "person_key": "k" * 32, "record_key": 0.5, "created_at": clock.now(),
+        "person_key": key * 32, "record_key": 0.5, "created_at": clock.now(),
         "treated_before": False, "wrapped_key": None, "wrapped_key_version": None,
         "erased": False,
     }  # fmt: skip
@@ -83,3 +84,19 @@ def test_listeners_see_each_statement_and_a_clash_is_sqlalchemys_integrity_error
 def test_statements_it_cannot_run_plainly_are_refused(app, session):
     with app.app_context(), pytest.raises(ValueError, match="plain statements"):
         driver_execute(db.session.connection(), _IN_LIST, {"ids": [1, 2]})
+
+
+def test_a_driver_savepoint_undoes_its_block_on_error_and_keeps_it_otherwise(app, session):
+    with app.app_context():
+        connection = db.session.connection()
+        person_id = _person(connection)
+        row = {"domain": "clinic:1", "value": "P-TEST", "person_id": person_id}
+        with driver_savepoint(connection):
+            driver_execute(connection, _PSEUDONYM, row)
+        with pytest.raises(IntegrityError), driver_savepoint(connection):
+            second = _person(connection, "s")  # written, then undone with the block
+            driver_execute(connection, _PSEUDONYM, {**row, "person_id": second})
+        assert driver_execute(connection, _PERSON_BY_ID, {"id": second}) == []
+        # The kept block and the transaction around it go on.
+        assert len(driver_execute(connection, _P_TEST, {})) == 1
+        assert driver_execute(connection, _PERSON_BY_ID, {"id": person_id}) == [(person_id,)]

@@ -16,7 +16,7 @@ from registry.audit.log import record
 from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code, parse_code
 from registry.crypto.errors import InvalidCode
 from registry.database import read_before_writing
-from registry.driver_sql import driver_execute
+from registry.driver_sql import driver_execute, driver_savepoint
 from registry.errors import AuditNote, Conflict, NotFound, ValidationFailed
 from registry.extensions import db
 from registry.patients import keys
@@ -262,8 +262,9 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
             return facts
         person, blob = fresh or _prepared_person(identity)
+        db.session.flush()  # a batch caller's pending changes stay out of the savepoint
         try:
-            with db.session.begin_nested():
+            with driver_savepoint(db.session.connection()):
                 _insert_person(person)
                 if blob is not None:
                     blob.person_id = person.id
@@ -330,7 +331,6 @@ def _store_tokens(person: Person, candidates: dict, kinds: list[str]) -> None:
         rows.append(
             {"person_id": person.id, "kind": kind, "key_version": version, "digest": digest}
         )
-    db.session.flush()  # the person may be an ORM object with pending changes
     _insert(LinkageToken, rows)
 
 

@@ -161,3 +161,25 @@ def test_a_stale_duplicate_is_merged_when_re_keyed(own_app):
 
 def _linked(iin: str) -> dict:
     return {"mode": "linked", "identity": {"iin": iin}}
+
+
+def test_a_registration_that_clashes_at_the_write_finds_the_winner(own_app, monkeypatch):
+    first, second = seed_clinicians(own_app, 2)
+    body = {"mode": "linked", "identity": {"iin": new_iin()}}
+    assert _post(own_app, first, body)[0] == 201
+    # The lookup before the write lock misses the person, as when a concurrent registration
+    # commits between the lookup and the write; the clash then undoes this one's rows.
+    real, calls = keys.find_token_holder, []
+
+    def missing_once(kind, candidates):
+        calls.append(kind)
+        return None if len(calls) == 1 else real(kind, candidates)
+
+    monkeypatch.setattr(keys, "find_token_holder", missing_once)
+    status, answer = _post(own_app, second, body)
+    assert (status, answer["existing"]) == (200, True)
+    assert len(calls) == 2
+    with own_app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Person)).scalar() == 1
+        tokens = db.session.execute(select(func.count()).select_from(LinkageToken)).scalar()
+        assert tokens == 1
