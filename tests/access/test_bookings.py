@@ -53,16 +53,21 @@ def test_a_full_slot_is_409_and_a_missing_one_404(client, make_slot):
     assert book(client, slot.id).status_code == 201
     full = book(client, slot.id)
     assert full.status_code == 409 and full.mimetype == "application/problem+json"
+    assert full.json["detail"] == "the slot is full"
     assert book(client, 987654).status_code == 404
 
 
 def test_past_or_cancelled_slot_is_409(client, session, make_slot):
     past = make_slot(in_hours=-1)
-    assert book(client, past.id).status_code == 409
+    answer = book(client, past.id)
+    assert answer.status_code == 409
+    assert answer.json["detail"] == "the slot is no longer open for booking"
     cancelled = make_slot()
     cancelled.cancelled_at = clock.now()
     session.flush()
-    assert book(client, cancelled.id).status_code == 409
+    answer = book(client, cancelled.id)
+    assert answer.status_code == 409
+    assert answer.json["detail"] == "the slot is no longer open for booking"
 
 
 def test_reused_challenge_is_422(client, make_slot):
