@@ -424,8 +424,8 @@ def _stored_state(episode: Episode, protocol: CompiledProtocol, day: int) -> Epi
     stored = episode.engine_state
     if not stored or stored["version"] != episode.protocol_version_id or stored["last_day"] > day:
         return None
-    newest = db.session.execute(_NEWEST_EVENT, {"episode_id": episode.id}).scalar()
-    if newest != episode.engine_state_event_id:  # an event came in by another path
+    newest = driver_execute(db.session.connection(), _NEWEST_EVENT, {"episode_id": episode.id})
+    if newest[0][0] != episode.engine_state_event_id:  # an event came in by another path
         return None
     return EpisodeState.restore(protocol, stored["state"])
 
