@@ -296,7 +296,7 @@ def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
     """
     if "iin" in candidates:
         holder = keys.find_token_holder("iin", candidates["iin"])
-        return (_person(holder), []) if holder else (None, ["iin"])
+        return (_person(holder), []) if holder is not None else (None, ["iin"])
     if "name_patronymic" in candidates:
         holder = keys.find_token_holder("name_patronymic", candidates["name_patronymic"])
         if holder is not None:
@@ -308,7 +308,7 @@ def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
             return None, ["name_patronymic"]
         return _person(holder), ["name_patronymic"]
     holder = keys.find_token_holder("name", candidates["name"])
-    return (_person(holder), []) if holder else (None, ["name"])
+    return (_person(holder), []) if holder is not None else (None, ["name"])
 
 
 def _person(person_id: int) -> Person:
