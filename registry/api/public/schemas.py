@@ -54,11 +54,8 @@ class PublicServiceSchema(Schema):
     address = fields.String(required=True)
     phone = fields.String(allow_none=True)
     clinic = fields.Nested(ClinicRefSchema, required=True)
-    region = fields.Function(
-        lambda service: RegionSchema().dump(service.clinic.region),
-        metadata={"type": "object"},
-    )
-    timezone = fields.Function(lambda service: service.clinic.timezone, required=True)
+    region = fields.Nested(RegionSchema, attribute="clinic.region", required=True)
+    timezone = fields.String(attribute="clinic.timezone", required=True)
 
 
 class ServicePageSchema(Schema):
