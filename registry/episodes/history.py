@@ -3,6 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, select
@@ -19,6 +20,9 @@ from registry.protocols import (
     first_deadline,
 )
 from registry.protocols.models import ProtocolVersion
+
+if TYPE_CHECKING:
+    from registry.episodes.services import EpisodeToCheck
 
 DEFAULT_ZONE = "Asia/Almaty"
 
@@ -144,7 +148,7 @@ def rows_by_episode(episode_ids: Iterable[int]) -> dict[int, list[EpisodeEvent]]
 
 def fold(
     protocol: CompiledProtocol,
-    episode: Episode,
+    episode: "Episode | EpisodeToCheck",
     events: Iterable[Event],
     until: date | None = None,
 ) -> EpisodeState:

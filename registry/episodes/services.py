@@ -1,19 +1,18 @@
 """Open, record, discharge and read treatment episodes; flush, never commit."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock
 from registry.access.models import Clinic
 from registry.audit.log import record
-from registry.database import read_before_writing
-from registry.driver_sql import driver_execute
+from registry.database import read_before_writing, reading_bind
+from registry.driver_sql import driver_execute, driver_query
 from registry.episodes import codes
 from registry.episodes.history import (
     active,
@@ -109,27 +108,47 @@ def episode_for(clinic_id: int, ref: str, action: str, *, lock: bool = False) ->
     return episode
 
 
-# Built once (bound per call): building it cost more than running it, on every event write.
-# No FOR UPDATE: the first read runs before the write and must not wait for other writers;
-# the write locks the episode row itself (_unchanged_since) before it reads again.
+@dataclass
+class EpisodeToCheck:
+    """What checking and appending an event read of its episode: a plain row, not an ORM object.
+
+    Loading the whole episode through the ORM cost more than the event's writes together.
+    """
+
+    id: int
+    ref: str
+    status: str
+    admitted_on: date
+    protocol_version_id: int
+    engine_state: dict | None
+    engine_state_event_id: int | None
+    override_count: int
+
+
+# Built once, run on the driver. No FOR UPDATE: the first read runs before the write and must
+# not wait for other writers; the write locks the episode row itself (_unchanged_since) and
+# reads again.
 _EPISODE_TO_CHECK = (
-    select(Episode, Clinic.timezone, ProtocolVersion.document_hash)
+    select(
+        *(getattr(Episode, field.name) for field in fields(EpisodeToCheck)),
+        Clinic.timezone,
+        ProtocolVersion.document_hash,
+    )
     .join(Clinic, Clinic.id == Episode.clinic_id)
     .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
     .where(Episode.ref == bindparam("ref"), Episode.clinic_id == bindparam("clinic_id"))
-    .execution_options(populate_existing=True)
 )
 
 
-def _episode_to_check(clinic_id: int, ref: str, action: str) -> tuple[Episode, str, str]:
+def _episode_to_check(clinic_id: int, ref: str, action: str) -> tuple[EpisodeToCheck, str, str]:
     """Return a clinic's episode, the clinic's timezone and its version's hash."""
     # One round trip instead of three; another clinic's or no episode is an audited 404.
-    row = db.session.execute(
-        _EPISODE_TO_CHECK, {"ref": ref[:32], "clinic_id": clinic_id}
-    ).one_or_none()
-    if row is None:
+    values = {"ref": ref[:32], "clinic_id": clinic_id}
+    rows = driver_query(reading_bind(), _EPISODE_TO_CHECK, values)
+    if not rows:
         raise NotFound("no such episode", audit=AuditNote(action, "episode"))
-    return row[0], row[1], row[2]
+    *columns, timezone, digest = rows[0]
+    return EpisodeToCheck(*columns), timezone, digest
 
 
 def _clinic(clinic_id: int) -> Clinic:
@@ -262,7 +281,7 @@ def _open_here(person_id: int, clinic_id: int, key: str) -> bool:
 # -- events ------------------------------------------------------------------------------------
 
 
-def _event_day(episode: Episode, tz, occurred_at: datetime | None, field: str) -> tuple:
+def _event_day(episode: EpisodeToCheck, tz, occurred_at: datetime | None, field: str) -> tuple:
     """Return (moment in UTC, clinic day) of an event, refusing future and pre-admission times."""
     now = clock.now()
     moment = now if occurred_at is None else as_aware(occurred_at, tz)
@@ -276,7 +295,7 @@ def _event_day(episode: Episode, tz, occurred_at: datetime | None, field: str) -
     return moment, day
 
 
-def _superseded(episode: Episode, rows: list[EpisodeEvent], event_id: int, kind: str):
+def _superseded(episode: EpisodeToCheck, rows: list[EpisodeEvent], event_id: int, kind: str):
     target = next((row for row in rows if row.id == event_id), None)
     if target is None:
         raise ValidationFailed(errors={"supersedes": ["no such event in this episode"]})
@@ -291,7 +310,7 @@ def _superseded(episode: Episode, rows: list[EpisodeEvent], event_id: int, kind:
 class _EventPlan:
     """An event checked against its episode as it stood, ready to append."""
 
-    episode: Episode
+    episode: EpisodeToCheck
     row: EpisodeEvent  # unsaved
     errors: list[Violation]
     replaced: EpisodeEvent | None
@@ -406,8 +425,6 @@ def _append(plan: _EventPlan) -> EpisodeEvent:
         "override_count": episode.override_count + (1 if plan.errors else 0),
     }
     driver_execute(connection, _SAVE_STATE, {**columns, "episode_id": episode.id})
-    for name, value in columns.items():
-        set_committed_value(episode, name, value)  # as stored: the episode is not left dirty
     if plan.errors:
         record("episode.override", "episode", episode.ref)
     record("episode.correct" if plan.replaced else "episode.event", "episode", episode.ref)
@@ -419,18 +436,22 @@ _NEWEST_EVENT = select(func.max(EpisodeEvent.id)).where(
 )
 
 
-def _stored_state(episode: Episode, protocol: CompiledProtocol, day: int) -> EpisodeState | None:
+def _stored_state(
+    episode: EpisodeToCheck, protocol: CompiledProtocol, day: int
+) -> EpisodeState | None:
     """Return the episode's stored engine state if it still holds and day is not backdated."""
     stored = episode.engine_state
     if not stored or stored["version"] != episode.protocol_version_id or stored["last_day"] > day:
         return None
-    newest = driver_execute(db.session.connection(), _NEWEST_EVENT, {"episode_id": episode.id})
+    newest = driver_query(reading_bind(), _NEWEST_EVENT, {"episode_id": episode.id})
     if newest[0][0] != episode.engine_state_event_id:  # an event came in by another path
         return None
     return EpisodeState.restore(protocol, stored["state"])
 
 
-def _state_columns(episode: Episode, state: EpisodeState, event_id: int | None, last_day: date):
+def _state_columns(
+    episode: Episode | EpisodeToCheck, state: EpisodeState, event_id: int | None, last_day: date
+):
     """Return the columns keeping the engine state after the newest event (Episode.engine_state)."""
     return {
         "engine_state": {
