@@ -116,7 +116,8 @@ def read_before_writing(read):
     g.read_only = True
     try:
         value = read()
-        _commit_keeping_loaded()
+        if session.in_transaction():  # reads on the driver alone leave none to end
+            _commit_keeping_loaded()
     finally:
         g.read_only = promised
     return value
