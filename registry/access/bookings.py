@@ -134,7 +134,7 @@ def _take_place(slot: SimpleNamespace) -> None:
     if taken:
         slot.booked = taken[0][0]  # the count the answer shows
         return
-    # Why not, read again from the database, not from what was loaded.
+    # Say why from the slot as it is now, not as the lookup before the lock saw it.
     cancelled_at, starts_at = driver_execute(connection, _SLOT_STATE, {"slot_id": slot.id})[0]
     if cancelled_at is not None or starts_at <= now:
         raise Conflict("the slot is no longer open for booking")
