@@ -36,7 +36,10 @@ class Person(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random internal key: bound into escrow and data-key AAD; never leaves the service.
-    person_key: Mapped[str] = mapped_column(String(32), unique=True)
+    # 128 bits from `secrets`, never looked up: no index. A unique one cost each registration
+    # a random page (on PostgreSQL at a million persons, a miss and a full-page WAL write),
+    # to guard against a clash less likely than 1e-25 at ten million persons.
+    person_key: Mapped[str] = mapped_column(String(32))
     # Fixed uniform random number in [0, 1) for consistent cell-key perturbation (§7).
     record_key: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
