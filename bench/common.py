@@ -164,10 +164,15 @@ def floor_line(medians: dict) -> str:
     )
 
 
-def alternate(runs: dict, rounds: int = 3) -> dict[str, float]:
-    """Run each named measurement in turn, `rounds` times, and return the medians."""
+def alternate(runs: dict, rounds: int = 3, samples: dict | None = None) -> dict[str, float]:
+    """Run each named measurement in turn, `rounds` times, and return the medians.
+
+    Given a dict as `samples`, it also keeps each measurement's rounds there, in order.
+    """
     results: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
             results[name].append(run())
+    if samples is not None:
+        samples.update(results)
     return {name: statistics.median(values) for name, values in results.items()}

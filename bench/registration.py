@@ -126,13 +126,20 @@ def main() -> None:
                 )
                 if settle(instance):
                     print("  then VACUUM ANALYZE and CHECKPOINT, as autovacuum would soon")
-                after = alternate({"linked": runs["linked"], "bare": runs["bare"]}, options.rounds)
+                samples: dict = {}
+                after = alternate(
+                    {"linked": runs["linked"], "bare": runs["bare"]}, options.rounds, samples
+                )
                 scale = after["linked"] / medians["linked"]
                 print(
                     f"linked at {options.persons:,} persons {after['linked']:8.0f} req/s; "
                     f"at 0: {medians['linked']:8.0f} req/s; ratio {scale:.2f} "
                     f"(target >= 0.9) {'OK' if scale >= 0.9 else 'BELOW TARGET'}"
                 )
+                # Right after the settle's checkpoint PostgreSQL writes whole pages to its WAL
+                # on each page's first change, so the first round may lag the others.
+                rates = ", ".join(f"{rate:.0f}" for rate in samples["linked"])
+                print(f"  (linked at {options.persons:,}, round by round: {rates} req/s)")
                 # The machine's own drift between the two measurements, taken out.
                 relative = scale / (after["bare"] / medians["bare"])
                 print(
