@@ -92,11 +92,12 @@ def run_migrations_online():
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
         with _sqlite_foreign_keys_off(connection), context.begin_transaction():
             context.run_migrations()
+            _refuse_broken_references(connection)
 
 
 @contextlib.contextmanager
 def _sqlite_foreign_keys_off(connection):
-    """On SQLite, rebuild tables as its docs prescribe: foreign keys off, then checked.
+    """On SQLite, rebuild tables as its docs prescribe: foreign keys off meanwhile.
 
     Batch mode rebuilds a table by copy, drop and rename; with foreign keys on, dropping a
     table that others reference fails (or would delete their rows). The pragma only takes
@@ -109,11 +110,18 @@ def _sqlite_foreign_keys_off(connection):
     driver.execute("PRAGMA foreign_keys=OFF")
     try:
         yield
-        broken = driver.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"the migration broke {len(broken)} foreign key references")
     finally:
         driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _refuse_broken_references(connection):
+    """Fail the migration, inside its transaction, if it left a dangling reference (SQLite)."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.connection.driver_connection.execute("PRAGMA foreign_key_check")
+    count = len(broken.fetchall())
+    if count:
+        raise RuntimeError(f"the migration broke {count} foreign key references")
 
 
 if context.is_offline_mode():
