@@ -2,12 +2,14 @@
 
 import hashlib
 import hmac
+import threading
 import time
 from datetime import date
 from functools import partial
 
 from flask import Flask, current_app, g, request
 from limits import parse
+from limits.storage import MemoryStorage
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registry import clock
@@ -25,6 +27,25 @@ def client_key() -> str:
     address = (request.remote_addr or "unknown").encode()
     key = daily_key(secret, clock.now().date())
     return hmac.new(key, address, hashlib.sha256).hexdigest()[:32]
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' memory store, swept of expired counters every few seconds instead of 10 ms.
+
+    The library starts a sweep of every key 10 ms after any hit. Per-client day limits keep a
+    key per client all day, so the sweep grows with the day's clients: in the booking
+    benchmark it took 8% of each worker's CPU. Reads already ignore an expired counter, so a
+    slower sweep only frees memory later.
+    """
+
+    STORAGE_SCHEME = ["registry-memory"]
+    SWEEP_SECONDS = 5.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library's private hook; pinned
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)
+            self.timer.daemon = True
+            self.timer.start()
 
 
 def failed_authentication_retry_after() -> int | None:
@@ -60,6 +81,8 @@ def configure_rate_limits(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         # Take the client address from X-Forwarded-For only as far as our own proxies reach.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
+    if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = "registry-memory://"  # see SweptMemoryStorage
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", app.config["RATELIMIT_FAIL_OPEN"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
