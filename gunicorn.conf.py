@@ -3,8 +3,14 @@
 import multiprocessing
 import os
 
+from registry import load_config
+from registry.config import default_workers
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+workers = int(
+    os.environ.get("GUNICORN_WORKERS")
+    or default_workers(load_config()["SQLALCHEMY_DATABASE_URI"], multiprocessing.cpu_count())
+)
 worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10

@@ -14,7 +14,7 @@ import tempfile
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from common import ROOT, Instance, alternate, free_port, gunicorn, workers, wrk
+from common import ROOT, Instance, alternate, free_port, gunicorn, wrk
 
 sys.path.insert(0, str(ROOT))
 from tests.hardening.workload import make_slots  # the soak test's, shared
@@ -70,7 +70,7 @@ def main() -> None:
     instance = Instance(options.database_url)
     seeded = json.loads(instance.cli("demo", "--json"))
     manager = next(u for u in seeded["users"] if u["roles"] == ["clinic_admin"])
-    count = workers()
+    count = instance.workers()
     payloads = tempfile.mkdtemp(prefix="registry-bench-payloads-")
     try:
         with (

@@ -26,11 +26,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def workers() -> int:
-    """Return the worker count gunicorn.conf.py would choose."""
-    return int(os.environ.get("GUNICORN_WORKERS", (os.cpu_count() or 1) * 2 + 1))
-
-
 class Instance:
     """A registry instance in a temporary folder (SQLite unless a database URL is given)."""
 
@@ -69,6 +64,17 @@ class Instance:
             check=True,
         )
         return done.stdout
+
+    def workers(self) -> int:
+        """Return the worker count gunicorn.conf.py chooses for this instance's database."""
+        from registry.config import database_uri, default_workers
+
+        if self.env.get("GUNICORN_WORKERS"):
+            return int(self.env["GUNICORN_WORKERS"])
+        uri = database_uri(
+            self.env.get("REGISTRY_DATABASE_URL", ""), self.env["REGISTRY_INSTANCE_PATH"]
+        )
+        return default_workers(uri, os.cpu_count() or 1)
 
     def user(self, name: str, *roles: str, clinic: int | None = None) -> dict:
         """Create a user and return its JSON (with the token)."""

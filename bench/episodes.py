@@ -11,7 +11,7 @@ import tempfile
 from datetime import date
 
 from booking import call
-from common import Instance, alternate, floor, floor_line, free_port, gunicorn, workers, wrk
+from common import Instance, alternate, floor, floor_line, free_port, gunicorn, wrk
 
 from registry.episodes.examples import ADMISSION_EXAMPLE
 
@@ -52,7 +52,7 @@ def main() -> None:
     instance = Instance(options.database_url)
     seeded = json.loads(instance.cli("demo", "--json"))
     clinician = next(u for u in seeded["users"] if u["roles"] == ["clinician"])
-    count = workers()
+    count = instance.workers()
     try:
         with (
             gunicorn("wsgi:app", instance.env, free_port(), count) as full,

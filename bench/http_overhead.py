@@ -6,7 +6,7 @@ alternating rounds (median of five). Target: full / bare >= 0.6.
 
 import argparse
 
-from common import Instance, alternate, free_port, gunicorn, workers, wrk
+from common import Instance, alternate, free_port, gunicorn, wrk
 
 TARGET = 0.6
 
@@ -21,7 +21,7 @@ def main() -> None:
 
     instance = Instance(options.database_url)
     token = instance.user("bench.analyst", "analyst")["token"]
-    count = workers()
+    count = instance.workers()
     try:
         with (
             gunicorn("wsgi:app", instance.env, free_port(), count) as full,

@@ -13,7 +13,7 @@ import random
 import sys
 import time
 
-from common import ROOT, Instance, alternate, floor, floor_line, free_port, gunicorn, workers, wrk
+from common import ROOT, Instance, alternate, floor, floor_line, free_port, gunicorn, wrk
 from iins import random_iin
 
 LUA = os.path.join(os.path.dirname(__file__), "lua")
@@ -97,7 +97,7 @@ def main() -> None:
     clinician = next(u for u in seeded["users"] if u["roles"] == ["clinician"])
     env = {**os.environ, "WRK_TOKEN": clinician["token"]}
     os.environ.update(env)
-    count = workers()
+    count = instance.workers()
     anonymous = os.path.join(LUA, "post_json.lua")
     linked = os.path.join(LUA, "linked_registration.lua")
     try:

@@ -2,7 +2,7 @@
 
 import os
 
-from flask import Flask
+from flask import Config, Flask
 
 from registry import config as settings
 from registry.crypto.keyring import Keyring, KeyringError, load_keyring
@@ -19,13 +19,17 @@ class RegistryFlask(Flask):
         return func
 
 
-def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app: config → extensions → blueprints → errors → cli."""
-    app = RegistryFlask(
+def _unconfigured_app() -> Flask:
+    return RegistryFlask(
         __name__,
         instance_path=os.environ.get("REGISTRY_INSTANCE_PATH") or None,
         instance_relative_config=True,
     )
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config → extensions → blueprints → errors → cli."""
+    app = _unconfigured_app()
     _configure(app, overrides or {})
     app.json.sort_keys = False  # keep schema order: problem+json reads type, title, status…
     _load_keyring(app)
@@ -61,6 +65,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def load_config() -> Config:
+    """Return the settings create_app would use, without building the app (gunicorn.conf.py)."""
+    app = _unconfigured_app()
+    _configure(app, {})
+    return app.config
 
 
 def _configure(app: Flask, overrides: dict) -> None:

@@ -1,9 +1,15 @@
 """Configuration layering and start-up refusal without a keyring."""
 
+import multiprocessing
+import runpy
+from pathlib import Path
+
 import pytest
 
 from registry import create_app
-from registry.config import Defaults, database_uri, from_environment
+from registry.config import Defaults, database_uri, default_workers, from_environment
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_environment_values_take_the_type_of_their_default():
@@ -48,3 +54,27 @@ def test_keyring_can_come_from_the_environment_as_json(tmp_path, monkeypatch, ke
     assert (
         app.extensions["keyring"].primary("linkage").material == keyring.primary("linkage").material
     )
+
+
+def test_workers_are_one_per_core_on_sqlite_and_more_for_a_database_server():
+    assert default_workers("sqlite:////srv/registry.sqlite3", 4) == 4
+    assert default_workers("sqlite:////srv/registry.sqlite3", 1) == 2  # one slow request ≠ down
+    assert default_workers("postgresql+psycopg://u@h/db", 4) == 9
+
+
+@pytest.mark.parametrize(
+    ("instance_config", "expected"),
+    [("", "sqlite"), ("DATABASE_URL = 'postgresql://u@h/db'\n", "postgresql")],
+)
+def test_gunicorn_conf_counts_workers_for_the_configured_database(
+    tmp_path, monkeypatch, instance_config, expected
+):
+    (tmp_path / "config.py").write_text(instance_config)
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("REGISTRY_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    cores = multiprocessing.cpu_count()
+    assert conf["workers"] == default_workers(f"{expected}://", cores)
+    monkeypatch.setenv("GUNICORN_WORKERS", "7")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 7

@@ -38,7 +38,7 @@ class SweptMemoryStorage(MemoryStorage):
     slower sweep only frees memory later.
     """
 
-    STORAGE_SCHEME = ["registry-memory"]
+    STORAGE_SCHEME = "registry-memory"
     SWEEP_SECONDS = 5.0
 
     def _MemoryStorage__schedule_expiry(self) -> None:  # the library's private hook; pinned
