@@ -133,6 +133,10 @@ _EPISODE_TO_CHECK = (
         *(getattr(Episode, field.name) for field in fields(EpisodeToCheck)),
         Clinic.timezone,
         ProtocolVersion.document_hash,
+        # In the same read, so the stored engine state is checked against the same moment.
+        select(func.max(EpisodeEvent.id))
+        .where(EpisodeEvent.episode_id == Episode.id)
+        .scalar_subquery(),
     )
     .join(Clinic, Clinic.id == Episode.clinic_id)
     .join(ProtocolVersion, ProtocolVersion.id == Episode.protocol_version_id)
@@ -140,15 +144,17 @@ _EPISODE_TO_CHECK = (
 )
 
 
-def _episode_to_check(clinic_id: int, ref: str, action: str) -> tuple[EpisodeToCheck, str, str]:
-    """Return a clinic's episode, the clinic's timezone and its version's hash."""
-    # One round trip instead of three; another clinic's or no episode is an audited 404.
+def _episode_to_check(
+    clinic_id: int, ref: str, action: str
+) -> tuple[EpisodeToCheck, str, str, int | None]:
+    """Return a clinic's episode, the clinic's timezone, its version's hash and newest event."""
+    # One round trip instead of four; another clinic's or no episode is an audited 404.
     values = {"ref": ref[:32], "clinic_id": clinic_id}
     rows = driver_query(reading_bind(), _EPISODE_TO_CHECK, values)
     if not rows:
         raise NotFound("no such episode", audit=AuditNote(action, "episode"))
-    *columns, timezone, digest = rows[0]
-    return EpisodeToCheck(*columns), timezone, digest
+    *columns, timezone, digest, newest = rows[0]
+    return EpisodeToCheck(*columns), timezone, digest, newest
 
 
 def _clinic(clinic_id: int) -> Clinic:
@@ -332,7 +338,7 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
 
 
 def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> _EventPlan:
-    episode, timezone, digest = _episode_to_check(clinic_id, ref, "episode.event")
+    episode, timezone, digest, newest_event = _episode_to_check(clinic_id, ref, "episode.event")
     if episode.status != EpisodeStatus.OPEN:
         raise Conflict(
             "the episode is discharged and accepts no events",
@@ -344,7 +350,7 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
     event = Event(data["type"], day, data.get("payload") or {})
     replaced, history = None, None
     correcting = data.get("supersedes") is not None
-    state = None if correcting else _stored_state(episode, protocol, event.day)
+    state = None if correcting else _stored_state(episode, protocol, event.day, newest_event)
     newest = episode.engine_state_event_id
     if state is None:  # a correction, a backdated event or no valid snapshot: fold the history
         rows = event_facts(episode.id)
@@ -437,14 +443,13 @@ _NEWEST_EVENT = select(func.max(EpisodeEvent.id)).where(
 
 
 def _stored_state(
-    episode: EpisodeToCheck, protocol: CompiledProtocol, day: int
+    episode: EpisodeToCheck, protocol: CompiledProtocol, day: int, newest_event: int | None
 ) -> EpisodeState | None:
     """Return the episode's stored engine state if it still holds and day is not backdated."""
     stored = episode.engine_state
     if not stored or stored["version"] != episode.protocol_version_id or stored["last_day"] > day:
         return None
-    newest = driver_query(reading_bind(), _NEWEST_EVENT, {"episode_id": episode.id})
-    if newest[0][0] != episode.engine_state_event_id:  # an event came in by another path
+    if newest_event != episode.engine_state_event_id:  # an event came in by another path
         return None
     return EpisodeState.restore(protocol, stored["state"])
 
