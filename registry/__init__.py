@@ -20,6 +20,7 @@ class RegistryFlask(Flask):
 
 
 def _unconfigured_app() -> Flask:
+    """Return the bare Flask object, its instance folder chosen but nothing configured."""
     return RegistryFlask(
         __name__,
         instance_path=os.environ.get("REGISTRY_INSTANCE_PATH") or None,
