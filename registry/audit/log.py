@@ -52,6 +52,9 @@ _UPDATE_HEAD = (
     .values(size=bindparam("new_size"), frontier=bindparam("new_frontier"))
 )
 _INSERT_ENTRY = insert(_ENTRIES)
+# On PostgreSQL the head's update rides in the entry's INSERT as a data-modifying WITH: one
+# round trip fewer on every write. SQLite has no such WITH, and no round trips to save.
+_UPDATE_HEAD_AND_INSERT_ENTRY = insert(_ENTRIES).add_cte(_UPDATE_HEAD.cte("head_update"))
 
 
 def _append_under_lock(connection, values: dict) -> Appended:
@@ -63,15 +66,17 @@ def _append_under_lock(connection, values: dict) -> Appended:
     frontier = CompactRange.from_hashes(size, [bytes.fromhex(h) for h in hashes])
     frontier.append(values["leaf_hash"])
     new_frontier = [h.hex() for h in frontier.to_hashes()]
+    new_head = {"new_size": size + 1, "new_frontier": new_frontier}
     if not head:
         driver_execute(
             connection, _CREATE_HEAD, {"id": HEAD_ID, "size": 1, "frontier": new_frontier}
         )
+        driver_execute(connection, _INSERT_ENTRY, values)
+    elif connection.dialect.name == "postgresql":
+        driver_execute(connection, _UPDATE_HEAD_AND_INSERT_ENTRY, {**values, **new_head})
     else:
-        driver_execute(
-            connection, _UPDATE_HEAD, {"new_size": size + 1, "new_frontier": new_frontier}
-        )
-    driver_execute(connection, _INSERT_ENTRY, values)
+        driver_execute(connection, _UPDATE_HEAD, new_head)
+        driver_execute(connection, _INSERT_ENTRY, values)
     return Appended(size, values["leaf_hash"])
 
 
