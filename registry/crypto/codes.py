@@ -111,18 +111,29 @@ def _div(a: int, b: int) -> int:
     return _EXP[(_LOG[a] - _LOG[b]) % 31]
 
 
+def _build_terms() -> list[list[int]]:
+    """Tabulate each symbol's share of both syndromes at each exponent, S1 | S2 << 5."""
+    return [
+        [_mul(v, _EXP[e]) | _mul(v, _EXP[(2 * e) % 31]) << 5 for v in range(32)] for e in range(31)
+    ]
+
+
+# A code is made or checked at every registration: a table lookup per symbol, not two
+# multiplications.
+_TERMS = _build_terms()
+
+
 def _syndromes(terms: list[tuple[int, int]]) -> tuple[int, int]:
     """Return (S1, S2) for (symbol, exponent) pairs; addition in GF(2^5) is XOR."""
-    s1 = s2 = 0
+    both = 0
     for value, exponent in terms:
-        s1 ^= _mul(value, _EXP[exponent])
-        s2 ^= _mul(value, _EXP[(2 * exponent) % 31])
-    return s1, s2
+        both ^= _TERMS[exponent][value]
+    return both & 31, both >> 5
 
 
 def _data_terms(data: list[int], tag: int) -> list[tuple[int, int]]:
     """Pair the tag and each data symbol with its exponent (tag 2, data from 3)."""
-    return [(tag, 2), *((v, 3 + i) for i, v in enumerate(data))]
+    return [(tag, 2), *zip(data, range(3, 3 + len(data)), strict=True)]
 
 
 def check_symbols(data: list[int], tag: int) -> tuple[int, int]:
