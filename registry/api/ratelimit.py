@@ -20,8 +20,19 @@ def daily_key(secret: bytes, day: date) -> bytes:
     return hmac.new(secret, f"rate-limit:{day.isoformat()}".encode(), hashlib.sha256).digest()
 
 
+# Asked for by each limit and by the booking caps: derived once per request, kept in its environ.
+_CLIENT_KEY = "registry.client_key"
+
+
 def client_key() -> str:
     """Return the pseudonymous rate-limit key of the requesting client."""
+    found = request.environ.get(_CLIENT_KEY)
+    if found is None:
+        found = request.environ[_CLIENT_KEY] = _derive_client_key()
+    return found
+
+
+def _derive_client_key() -> str:
     ring = current_app.extensions.get("keyring")
     secret = ring.primary("rate_limit").material if ring else b"no-keyring"
     address = (request.remote_addr or "unknown").encode()
@@ -103,7 +114,9 @@ def _check_only_limited_views(app: Flask, limiter) -> None:
 
     def check_if_limited() -> None:
         g.rate_limited = not has_no_limits()  # decided once, read by the two hooks below
-        if g.rate_limited:
+        # Before a limited view, flask-limiter's hook checks only application-wide and meta
+        # limits (the view's own run in its decorator); without either it has nothing to do.
+        if g.rate_limited and _has_global_limits(limiter):
             check()
 
     before[before.index(check)] = check_if_limited
@@ -115,6 +128,11 @@ def _check_only_limited_views(app: Flask, limiter) -> None:
     for i, hook in enumerate(teardown):
         if getattr(hook, "__self__", None) is limiter:  # its context release
             teardown[i] = _teardown_if_limited(hook)
+
+
+def _has_global_limits(limiter) -> bool:
+    """Tell whether RATELIMIT_APPLICATION or RATELIMIT_META configured any limit."""
+    return bool(limiter.limit_manager._application_limits or limiter._meta_limits)
 
 
 def _after_if_limited(hook):

@@ -134,3 +134,29 @@ def test_the_sweep_frees_expired_counters_and_reads_ignore_them_before():
     sweep.join()
     assert "short-2" not in storage.storage
     assert storage.get("long") == 1
+
+
+def test_an_application_wide_limit_still_counts_on_limited_views(database_url, keyring, tmp_path):
+    # Before a limited view only application-wide and meta limits are checked, and the hook
+    # is skipped without them: configured, they must still apply.
+    from registry.extensions import limiter
+    from tests.conftest import make_test_app, migrate_database
+
+    app = make_test_app(
+        database_url,
+        keyring,
+        str(tmp_path / "instance"),
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_APPLICATION="3 per minute",
+        CHALLENGE_LIMIT="100 per minute",
+    )
+    migrate_database(app)
+    try:
+        bot = _client(app, "203.0.113.13")
+        answers = [bot.get("/api/v1/public/challenge") for _ in range(4)]
+        assert [a.status_code for a in answers[:3]] == [200] * 3
+        _is_429(answers[3])
+    finally:
+        limiter.reset()
+        limiter.limit_manager.set_application_limits([])
+        limiter.enabled = False
