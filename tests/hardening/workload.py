@@ -126,11 +126,14 @@ def users_of(seeded: dict) -> dict[str, dict]:
     return {"clinician": clinician, "manager": manager, "analyst": analyst}
 
 
-def make_slots(base: str, manager: dict, count: int, capacity: int) -> list[int]:
-    """Create `count` future slots of `capacity` places at the manager's clinic."""
+def make_slots(
+    base: str, manager: dict, count: int, capacity: int, start_in_days: int = 2
+) -> list[int]:
+    """Create `count` hourly slots of `capacity` places at the manager's clinic, days ahead."""
     clinic = manager["clinic_id"]
     services = call(base, "GET", f"/api/v1/clinics/{clinic}/services", manager["token"]).body
-    start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=2)
+    start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0)
+    start += timedelta(days=start_in_days)
     ids = []
     for i in range(count):
         answer = call(
