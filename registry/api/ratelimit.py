@@ -33,6 +33,7 @@ def client_key() -> str:
 
 
 def _derive_client_key() -> str:
+    """Derive the client's key from today's rate-limit key and its address."""
     ring = current_app.extensions.get("keyring")
     secret = ring.primary("rate_limit").material if ring else b"no-keyring"
     address = (request.remote_addr or "unknown").encode()
