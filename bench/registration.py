@@ -136,8 +136,8 @@ def scale(instance: Instance, runs: dict, clinic_id: int, options) -> None:
 
     Both windows start the same way, after a settle, and last a whole checkpoint cycle of
     PostgreSQL: right after a checkpoint each page's first change writes the whole page to the
-    WAL, which at a million persons is most inserts for a while, then hardly any. A cycle holds
-    one such burst, as service does every `checkpoint_timeout`.
+    WAL, so the first seconds may lag (one machine ran them at two thirds of the rate, another
+    not at all). A cycle holds one such stretch, as service does every `checkpoint_timeout`.
     """
     window = options.sustained or checkpoint_cycle(instance)
     before = sustained(instance, runs["linked"], window, options.seconds)
