@@ -108,7 +108,13 @@ def keyed_code_hash(
     keys_by_version: Mapping[int, bytes], code: str, fmt: CodeFormat = CARE_CARD
 ) -> LinkageToken:
     """Parse a typed code and return its keyed hash, so any spelling hashes the same."""
-    canonical = parse_code(code, fmt)
+    return canonical_code_hash(keys_by_version, parse_code(code, fmt), fmt)
+
+
+def canonical_code_hash(
+    keys_by_version: Mapping[int, bytes], canonical: str, fmt: CodeFormat = CARE_CARD
+) -> LinkageToken:
+    """Return the keyed hash of a code already in canonical form (as `parse_code` returns)."""
     material = fmt.name.encode("ascii") + b"\x00" + canonical.encode("ascii")
     return derive_token(keys_by_version, Domain.CODE, material)
 

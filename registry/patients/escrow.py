@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import current_app
 
 from registry.crypto import escrow as hpke_escrow
-from registry.patients.models import Escrow, Person
+from registry.patients.models import Escrow, NewPerson, Person
 
 
 class EscrowConfigError(Exception):
@@ -45,12 +45,12 @@ def escrow_public_key() -> bytes | None:
     return cache[setting]
 
 
-def escrow_aad(person: Person) -> bytes:
+def escrow_aad(person: Person | NewPerson) -> bytes:
     """Bind a blob to its person: a blob copied to another person's row will not open."""
     return b"person:" + person.person_key.encode("ascii")
 
 
-def seal_identity(person: Person, plaintext: bytes) -> Escrow | None:
+def seal_identity(person: Person | NewPerson, plaintext: bytes) -> Escrow | None:
     """Create the person's escrow blob when escrow is configured and none exists yet."""
     public = escrow_public_key()
     if public is None:

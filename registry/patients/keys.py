@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 
 from registry import keyring
 from registry.crypto import aead
-from registry.crypto.linkage import Domain, derive_token, keyed_code_hash, rekey
+from registry.crypto.linkage import Domain, canonical_code_hash, derive_token, rekey
 from registry.database import reading_bind
 from registry.driver_sql import driver_query
 from registry.extensions import db
-from registry.patients.models import CareCard, LinkageToken, Person
+from registry.patients.models import CareCard, LinkageToken, NewPerson, Person
 
 # Token kinds as stored; each maps to the crypto domain that separates its inputs.
 KIND_DOMAINS = {
@@ -57,10 +57,14 @@ def token_candidates(kind: str, material: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def care_card_candidates(code: str) -> list[tuple[int, bytes]]:
-    """Return (version, digest) of a care card code under every care-card key version."""
+def care_card_candidates(canonical: str) -> list[tuple[int, bytes]]:
+    """Return (version, digest) of a canonical care card code under every care-card key version.
+
+    The callers hold the canonical form already (`parse_care_card` or `new_code`); parsing
+    it again cost a fifth of this function.
+    """
     return [
-        (max(prefix), keyed_code_hash(prefix, code).digest)
+        (max(prefix), canonical_code_hash(prefix, canonical).digest)
         for prefix in _prefixes(key_history("care_card"))
     ]
 
@@ -101,11 +105,11 @@ def find_token_holder(kind: str, candidates: list[tuple[int, bytes]]) -> int | N
 # -- per-person data keys (crypto-shredding) -------------------------------------------------
 
 
-def _person_aad(person: Person) -> bytes:
+def _person_aad(person: Person | NewPerson) -> bytes:
     return b"registry/person-key/v1\x00" + person.person_key.encode("ascii")
 
 
-def wrap_new_person_key(person: Person) -> None:
+def wrap_new_person_key(person: NewPerson) -> None:
     """Give a person a fresh data key, wrapped under the primary 'data' key."""
     data_key = keyring().primary("data")
     person.wrapped_key = aead.encrypt(

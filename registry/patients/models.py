@@ -1,5 +1,6 @@
 """Persons, their linkage tokens, escrow, pseudonyms, care cards and governance records."""
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import (
@@ -18,6 +19,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import db
 from registry.types import UTCDateTime, utcnow
+
+
+@dataclass(slots=True)
+class NewPerson:
+    """The values of a persons row about to be inserted, with keys made before any lock.
+
+    A plain object: an ORM instance only to carry these values cost a tenth of a registration.
+    """
+
+    person_key: str
+    record_key: float
+    created_at: datetime
+    wrapped_key: bytes | None = None
+    wrapped_key_version: int | None = None
+    treated_before: bool = False
+    erased: bool = False
+    id: int | None = None  # given by the insert
+
+    def row(self) -> dict:
+        """Return the column values to insert (all but the id)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "id"}
 
 
 class Person(db.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,10 +27,16 @@ def keyring_file() -> Path | None:
     """Return the keyring file behind this app, or None when it was given inline."""
     if current_app.config.get("KEYRING_OBJECT") is not None:
         return None
-    setting = current_app.config["KEYRING"]
+    return _keyring_path(current_app.config["KEYRING"], current_app.instance_path)
+
+
+@functools.lru_cache(maxsize=16)
+def _keyring_path(setting: str, instance_path: str) -> Path | None:
+    # Cached: every keyed hash checks the file for a rotation, and building the path cost
+    # more than the stat.
     if setting.lstrip().startswith("{"):
         return None
-    return Path(setting) if setting else Path(current_app.instance_path) / "keyring.json"
+    return Path(setting) if setting else Path(instance_path) / "keyring.json"
 
 
 def refresh_keyring() -> None:

@@ -26,6 +26,7 @@ from registry.patients.models import (
     CareCard,
     Escrow,
     LinkageToken,
+    NewPerson,
     OstEnrolment,
     Person,
     PersonMerge,
@@ -92,14 +93,13 @@ def parse_care_card(text: str, field: str = "care_card") -> str:
 # -- persons and merge groups ------------------------------------------------------------------
 
 
-def _unsaved_person() -> Person:
-    """Return a person with a random key, record key and wrapped data key, not yet added."""
-    person = Person(
+def _unsaved_person() -> NewPerson:
+    """Return a new person's row: a random key, record key and wrapped data key."""
+    person = NewPerson(
         person_key=keys.new_person_key(),
         # 53 random bits: a uniform float in [0, 1) from the OS generator.
         record_key=secrets.randbits(53) / (1 << 53),
-        treated_before=False,
-        erased=False,
+        created_at=clock.now(),
     )
     keys.wrap_new_person_key(person)
     return person
@@ -107,19 +107,13 @@ def _unsaved_person() -> Person:
 
 # New rows of a registration go in as prebuilt statements on the driver: the ORM's unit of
 # work, and even Core's per-statement bookkeeping, cost several times the inserts themselves.
-_PERSON_COLUMNS = (
-    "person_key", "record_key", "created_at", "treated_before", "wrapped_key",
-    "wrapped_key_version", "erased",
-)  # fmt: skip
 _INSERT_PERSON = insert(Person.__table__).returning(Person.__table__.c.id)
 _INSERTS = {model: insert(model.__table__) for model in (CareCard, Escrow, LinkageToken, Pseudonym)}
 
 
-def _insert_person(person: Person) -> None:
-    """Store an unsaved person and give it its id (it stays outside the ORM session)."""
-    person.created_at = clock.now()
-    values = {name: getattr(person, name) for name in _PERSON_COLUMNS}
-    person.id = driver_execute(db.session.connection(), _INSERT_PERSON, values)[0][0]
+def _insert_person(person: NewPerson) -> None:
+    """Store a new person and give it its id."""
+    person.id = driver_execute(db.session.connection(), _INSERT_PERSON, person.row())[0][0]
 
 
 def _insert(model, rows: dict | list[dict]) -> None:
@@ -194,7 +188,7 @@ def facts_for(root: Person, clinic_id: int, existing: bool) -> PatientFacts:
     )
 
 
-def facts_for_new(person: Person, clinic_id: int, value: str) -> PatientFacts:
+def facts_for_new(person: NewPerson, clinic_id: int, value: str) -> PatientFacts:
     """Store a new person's pseudonym (a fresh `new_code(PSEUDONYM)`) and return its facts.
 
     A new person has no merges, pseudonyms, enrolments or past treatment yet; skipping those
@@ -281,8 +275,8 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
     raise Conflict("the registration clashed with concurrent ones; try again")
 
 
-def _prepared_person(identity: Identity) -> tuple[Person, Escrow | None]:
-    """Return an unsaved new person and its escrow blob (None when escrow is off)."""
+def _prepared_person(identity: Identity) -> tuple[NewPerson, Escrow | None]:
+    """Return a new person's row and its escrow blob (None when escrow is off)."""
     person = _unsaved_person()
     # The blob is bound to the person key, not the id, so it can be sealed before the insert.
     return person, seal_identity(person, identity.escrow_plaintext)
@@ -323,7 +317,7 @@ def _has_kind(person_id: int, kind: str) -> bool:
     )
 
 
-def _store_tokens(person: Person, candidates: dict, kinds: list[str]) -> None:
+def _store_tokens(person: Person | NewPerson, candidates: dict, kinds: list[str]) -> None:
     """Store the newest-version token of each kind for a person."""
     rows = []
     for kind in kinds:

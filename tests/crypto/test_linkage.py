@@ -12,6 +12,7 @@ from registry.crypto.errors import InvalidCode, InvalidIdentity
 from registry.crypto.linkage import (
     Domain,
     LinkageToken,
+    canonical_code_hash,
     derive_token,
     domain_message,
     iin_token,
@@ -128,6 +129,13 @@ def test_code_hash_is_spelling_independent_and_format_bound():
     assert not h.matches(keyed_code_hash({1: K1}, new_code(CARE_CARD)))
     pseudonym = new_code(PSEUDONYM)
     assert keyed_code_hash({1: K1}, pseudonym, PSEUDONYM).version == 1
+
+
+def test_canonical_code_hash_is_the_hash_of_any_spelling():
+    code = new_code(CARE_CARD)
+    h = canonical_code_hash({1: K1, 2: K2}, code)
+    assert h.matches(keyed_code_hash({1: K1, 2: K2}, code.replace("-", "").lower()))
+    assert not h.matches(canonical_code_hash({1: K1, 2: K2}, code, PSEUDONYM))
 
 
 def test_code_hash_rejects_typos_and_rekeys_like_tokens():

@@ -145,7 +145,7 @@ def test_a_stale_duplicate_is_merged_when_re_keyed(own_app):
         from registry.crypto.linkage import iin_token
         from registry.patients.services import _unsaved_person
 
-        person = _unsaved_person()
+        person = Person(**_unsaved_person().row())
         db.session.add(person)
         db.session.flush()
         token = iin_token(old, iin)
