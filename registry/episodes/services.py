@@ -32,7 +32,7 @@ from registry.episodes.history import (
     violation_dict,
     zone,
 )
-from registry.episodes.models import Episode, EpisodeEvent, EpisodeStatus
+from registry.episodes.models import Episode, EpisodeEvent, EpisodeStatus, NewEvent
 from registry.errors import AuditNote, Conflict, NotFound, RuleViolation, ValidationFailed
 from registry.extensions import db
 from registry.patients.models import Person, Pseudonym
@@ -317,7 +317,7 @@ class _EventPlan:
     """An event checked against its episode as it stood, ready to append."""
 
     episode: EpisodeToCheck
-    row: EpisodeEvent  # unsaved
+    row: NewEvent
     errors: list[Violation]
     replaced: EpisodeEvent | None
     state: EpisodeState  # the engine state after the event
@@ -325,7 +325,7 @@ class _EventPlan:
     newest: int | None  # the episode's newest event id when it was checked
 
 
-def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> EpisodeEvent:
+def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> NewEvent:
     """Check an event against the episode's pinned version and append it (or refuse, 422).
 
     The check (the costliest part) runs before the write lock is taken; the write then makes
@@ -369,7 +369,7 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
             "the event breaks the protocol",
             audit=AuditNote("episode.event", "episode", episode.ref),
         )
-    row = EpisodeEvent(
+    row = NewEvent(
         episode_id=episode.id,
         type=data["type"],
         occurred_at=moment,
@@ -418,13 +418,13 @@ _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _SAVE_STATE = update(Episode.__table__).where(Episode.__table__.c.id == bindparam("episode_id"))
 
 
-def _append(plan: _EventPlan) -> EpisodeEvent:
+def _append(plan: _EventPlan) -> NewEvent:
     """Store a planned event and the episode's new state; audit it."""
     episode, row = plan.episode, plan.row
     row.recorded_at = clock.now()
     connection = db.session.connection()
     values = {name: getattr(row, name) for name in _EVENT_COLUMNS}
-    row.id = driver_execute(connection, _INSERT_EVENT, values)[0][0]  # row stays out of the ORM
+    row.id = driver_execute(connection, _INSERT_EVENT, values)[0][0]
     columns = {
         **stage_columns(plan.state),
         **_state_columns(episode, plan.state, row.id, plan.last_day),
@@ -657,7 +657,7 @@ def episodes_of_person(clinic_id: int, person: Person) -> list[dict[str, Any]]:
     return [summary(e, None, n, now) for e, n in rows]
 
 
-def timeline_entry(row: EpisodeEvent, superseded_by: int | None) -> dict[str, Any]:
+def timeline_entry(row: EpisodeEvent | NewEvent, superseded_by: int | None) -> dict[str, Any]:
     """Return one event as shown in an episode's timeline."""
     return {
         "id": row.id,
