@@ -2,6 +2,7 @@
 
 import sqlite3
 
+import orjson
 from flask import g, has_app_context
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -26,16 +27,31 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# JSON columns (engine state, event payloads, the audit frontier) go through orjson: several
+# times faster than the json module, with its answers. Keys that are not strings become
+# strings, as json makes them; dates and dataclasses are refused, as json refuses them.
+_JSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _json_text(value) -> str:
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+
+
 def engine_options(uri: str) -> dict:
     """Return engine options suited to the database behind the URI."""
+    shared = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if uri.startswith("sqlite"):
         return {
+            **shared,
             "connect_args": {"timeout": 30, "check_same_thread": False},
             # The pool's reset (a driver rollback on every return) is done by the checkin hook
             # below, and only when a transaction is really open: most returns have none.
             "pool_reset_on_return": None,
         }
     return {
+        **shared,
         # No ping per checkout (a round trip on every request): a connection lost in a database
         # restart fails its request with 503 once, and SQLAlchemy then renews the whole pool.
         "pool_pre_ping": False,
