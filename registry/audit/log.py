@@ -1,10 +1,12 @@
 """Append audit entries to the Merkle log inside the caller's transaction."""
 
+import functools
 import json
 from typing import NamedTuple
 
 from flask import g, has_request_context
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.util import identity_key
 
 from registry import clock
 from registry.audit.merkle import CompactRange, leaf_hash
@@ -82,9 +84,15 @@ def _append_under_lock(connection, values: dict) -> Appended:
 
 def _forget_loaded_head() -> None:
     """Expire a head row this session loaded earlier, since Core updated it behind the ORM."""
-    loaded = db.session.identity_map.get(db.session.identity_key(AuditHead, HEAD_ID))
+    loaded = db.session.identity_map.get(_head_identity())
     if loaded is not None:
         db.session.expire(loaded)
+
+
+@functools.cache
+def _head_identity() -> tuple:
+    # Computed once: building it on every write cost more than the lookup.
+    return identity_key(AuditHead, HEAD_ID)
 
 
 def _actor() -> tuple[int | None, str | None]:
