@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser bench bench-scale lint format install clean \
+.PHONY: run test test-postgres test-browser browser bench bench-instructions bench-scale lint format install clean \
 	translations lock lock-upgrade audit-deps fuzz crash-long soak
 
 install: $(STAMP)
@@ -70,6 +70,12 @@ bench: $(STAMP)
 	cd bench && ../$(BIN)/python episodes.py
 	cd bench && ../$(BIN)/python rules.py
 	cd bench && ../$(BIN)/python stats.py
+
+# Instructions per request of each hot path (callgrind; repeatable where rates are not), e.g.
+# INSTR_ARGS="--against main" to see what a change saves.
+bench-instructions: $(STAMP)
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	cd bench && ../$(BIN)/python instructions.py $(INSTR_ARGS)
 
 # The scale check of issue "Patients": linked registration at 0 and at 1,000,000 persons, on
 # SQLite, or on PostgreSQL (filled by two writers) with BENCH_DATABASE_URL=postgresql+psycopg://…
