@@ -25,7 +25,7 @@ from registry.types import UTCDateTime, utcnow
 class NewPerson:
     """The values of a persons row about to be inserted, with keys made before any lock.
 
-    A plain object: an ORM instance only to carry these values cost a tenth of a registration.
+    A plain object: an ORM instance only to carry these values cost about 2% of a registration.
     """
 
     person_key: str
