@@ -24,12 +24,17 @@ KIND_DOMAINS = {
 }
 
 
-def key_history(purpose: str) -> dict[int, bytes]:
-    """Return {version: material} of every key version of a purpose."""
+def current_keyring():
+    """Return the keyring as it is now: reloaded if another process rotated a key since."""
     from registry.patients.rotation import refresh_keyring
 
     refresh_keyring()
-    return {key.version: key.material for key in keyring().history(purpose)}
+    return keyring()
+
+
+def key_history(purpose: str) -> dict[int, bytes]:
+    """Return {version: material} of every key version of a purpose."""
+    return {key.version: key.material for key in current_keyring().history(purpose)}
 
 
 def _prefixes(history: dict[int, bytes]) -> list[dict[int, bytes]]:
@@ -111,7 +116,9 @@ def _person_aad(person: Person | NewPerson) -> bytes:
 
 def wrap_new_person_key(person: NewPerson) -> None:
     """Give a person a fresh data key, wrapped under the primary 'data' key."""
-    data_key = keyring().primary("data")
+    # The primary as of now: after a rotation elsewhere, a key wrapped under the old one would
+    # keep that version in use after the re-wrap job had cleared it.
+    data_key = current_keyring().primary("data")
     person.wrapped_key = aead.encrypt(
         data_key.version, data_key.material, aead.generate_key(), _person_aad(person)
     )

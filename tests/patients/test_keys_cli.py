@@ -59,3 +59,28 @@ def test_keys_rotate_cli_and_a_running_worker_sees_the_new_key(tmp_path):
         for app in (worker, cli):
             with app.app_context():
                 db.engine.dispose()
+
+
+def test_a_new_person_key_is_wrapped_under_a_data_key_rotated_by_another_process(tmp_path):
+    from registry import clock
+    from registry.crypto.keyring import Keyring
+    from registry.extensions import db
+    from registry.patients.keys import wrap_new_person_key
+    from registry.patients.models import NewPerson
+    from tests.conftest import _new_database, make_test_app, migrate_database
+
+    ring_path = tmp_path / "keyring.json"
+    Keyring.generate().save(ring_path)
+    for url in _new_database(tmp_path):
+        worker = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
+        migrate_database(worker)
+        cli = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
+        result = cli.test_cli_runner().invoke(args=["keys", "rotate", "data"])
+        assert result.exit_code == 0, result.output
+        with worker.app_context():
+            person = NewPerson(person_key="0" * 32, record_key=0.5, created_at=clock.now())
+            wrap_new_person_key(person)  # nothing else reloaded this worker's keyring first
+            assert person.wrapped_key_version == 2
+        for app in (worker, cli):
+            with app.app_context():
+                db.engine.dispose()
