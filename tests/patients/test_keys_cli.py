@@ -2,6 +2,8 @@
 
 import base64
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -32,11 +34,12 @@ def test_bad_escrow_setting_is_refused(setting):
         decode_public_key(setting)
 
 
-def test_keys_rotate_cli_and_a_running_worker_sees_the_new_key(tmp_path):
+@contextmanager
+def worker_and_cli(tmp_path) -> Iterator[tuple]:
+    """Yield two apps on one new database and one keyring file: a running worker and the CLI."""
     from registry.crypto.keyring import Keyring
     from registry.extensions import db
     from tests.conftest import _new_database, make_test_app, migrate_database
-    from tests.patients.conftest import new_iin, seed_clinicians
 
     ring_path = tmp_path / "keyring.json"
     Keyring.generate().save(ring_path)
@@ -44,6 +47,19 @@ def test_keys_rotate_cli_and_a_running_worker_sees_the_new_key(tmp_path):
         worker = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
         migrate_database(worker)
         cli = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
+        try:
+            yield worker, cli
+        finally:
+            for app in (worker, cli):
+                with app.app_context():
+                    db.engine.dispose()
+
+
+def test_keys_rotate_cli_and_a_running_worker_sees_the_new_key(tmp_path):
+    from registry.crypto.keyring import Keyring
+    from tests.patients.conftest import new_iin, seed_clinicians
+
+    with worker_and_cli(tmp_path) as (worker, cli):
         (headers,) = seed_clinicians(worker, 1)
         body = {"mode": "linked", "identity": {"iin": new_iin()}}
         first = worker.test_client().post("/api/v1/patients", headers=headers, json=body).json
@@ -55,32 +71,19 @@ def test_keys_rotate_cli_and_a_running_worker_sees_the_new_key(tmp_path):
         again = worker.test_client().post("/api/v1/patients", headers=headers, json=body).json
         assert again["pseudonym"] == first["pseudonym"] and again["existing"] is True
         assert worker.extensions["keyring"].primary("linkage").version == 2
-        assert Keyring.loads(ring_path.read_text()).primary("linkage").version == 2
-        for app in (worker, cli):
-            with app.app_context():
-                db.engine.dispose()
+        ring = Keyring.loads((tmp_path / "keyring.json").read_text())
+        assert ring.primary("linkage").version == 2
 
 
 def test_a_new_person_key_is_wrapped_under_a_data_key_rotated_by_another_process(tmp_path):
     from registry import clock
-    from registry.crypto.keyring import Keyring
-    from registry.extensions import db
     from registry.patients.keys import wrap_new_person_key
     from registry.patients.models import NewPerson
-    from tests.conftest import _new_database, make_test_app, migrate_database
 
-    ring_path = tmp_path / "keyring.json"
-    Keyring.generate().save(ring_path)
-    for url in _new_database(tmp_path):
-        worker = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
-        migrate_database(worker)
-        cli = make_test_app(url, None, str(tmp_path / "instance"), KEYRING=str(ring_path))
+    with worker_and_cli(tmp_path) as (worker, cli):
         result = cli.test_cli_runner().invoke(args=["keys", "rotate", "data"])
         assert result.exit_code == 0, result.output
         with worker.app_context():
             person = NewPerson(person_key="0" * 32, record_key=0.5, created_at=clock.now())
             wrap_new_person_key(person)  # nothing else reloaded this worker's keyring first
             assert person.wrapped_key_version == 2
-        for app in (worker, cli):
-            with app.app_context():
-                db.engine.dispose()
