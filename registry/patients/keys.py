@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from registry import keyring
 from registry.crypto import aead
+from registry.crypto.keyring import Keyring
 from registry.crypto.linkage import Domain, canonical_code_hash, derive_token, rekey
 from registry.database import reading_bind
 from registry.driver_sql import driver_query
@@ -24,7 +25,7 @@ KIND_DOMAINS = {
 }
 
 
-def current_keyring():
+def current_keyring() -> Keyring:
     """Return the keyring as it is now: reloaded if another process rotated a key since."""
     from registry.patients.rotation import refresh_keyring
 
