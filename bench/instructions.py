@@ -64,6 +64,7 @@ def main() -> None:
         if worktree is not None:
             subprocess.run(["git", "-C", str(HERE.parent), "worktree", "remove", "--force",
                             str(worktree)], check=False)  # fmt: skip
+            shutil.rmtree(worktree.parent, ignore_errors=True)
     _report(counts, options.paths)
 
 
