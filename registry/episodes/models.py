@@ -149,7 +149,10 @@ class EpisodeEvent(db.Model):
     """One recorded event; never updated or deleted: a correction supersedes it."""
 
     __tablename__ = "episode_events"
-    __table_args__ = (Index("ix_episode_events_episode_day", "episode_id", "day", "id"),)
+    __table_args__ = (
+        Index("ix_episode_events_episode_day", "episode_id", "day", "id"),  # histories, by day
+        Index("ix_episode_events_episode_newest", "episode_id", "id"),  # max(id) of an episode
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
