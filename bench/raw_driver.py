@@ -6,11 +6,12 @@ SQLite begins IMMEDIATE behind a file lock, as the registry's writer queue does.
 
 import contextlib
 import fcntl
-import json
 import os
 import secrets
 from datetime import UTC, datetime
 from types import SimpleNamespace
+
+import orjson
 
 from registry.audit.log import entry_bytes
 from registry.audit.merkle import CompactRange, leaf_hash
@@ -85,7 +86,7 @@ def write_transaction():
 def audit(action: str, object_type: str, object_id: str, actor: tuple, at) -> None:
     """Append an audit entry to the hash chain with the registry's own hashing."""
     size, frontier = run(for_update("SELECT size, frontier FROM audit_head WHERE id = 1"))[0]
-    frontier = frontier if POSTGRES else json.loads(frontier)
+    frontier = frontier if POSTGRES else orjson.loads(frontier)
     values = {
         "idx": size, "at": at, "actor_id": actor[0], "actor_role": actor[1], "action": action,
         "object_type": object_type, "object_id": object_id, "outcome": "ok",
@@ -94,7 +95,7 @@ def audit(action: str, object_type: str, object_id: str, actor: tuple, at) -> No
     leaf = leaf_hash(entry_bytes(SimpleNamespace(**values)))
     compact = CompactRange.from_hashes(size, [bytes.fromhex(h) for h in frontier])
     compact.append(leaf)
-    head = (size + 1, json.dumps([h.hex() for h in compact.to_hashes()]))
+    head = (size + 1, orjson.dumps([h.hex() for h in compact.to_hashes()]).decode())
     entry = (size, stored(at), *actor, action, object_type, object_id, values["request_id"], leaf)
     insert = (
         "INSERT INTO audit_entries (idx, at, actor_id, actor_role, action, object_type,"

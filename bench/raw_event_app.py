@@ -7,10 +7,10 @@ audit append), the registry's protocol engine for the check (the work, not frame
 hash chain, on sqlite3 or psycopg directly. bench/ceiling.py adds its cost to the floor's.
 """
 
-import json
 import os
 from datetime import UTC, datetime
 
+import orjson
 from flask import Flask
 
 from bench.raw_driver import POSTGRES, audit, for_update, run, stored, write_transaction
@@ -58,12 +58,12 @@ def _plan(ref: str):
     if [v for v in state.check(event) if blocking(v)]:
         raise RuntimeError("the bench's visits never break the protocol")
     state.apply(event, force=True)
-    engine = json.dumps({"version": version, "last_day": event.day, "state": state.snapshot()})
-    return episode_id, now, overrides, engine, stage_columns(state)
+    engine = orjson.dumps({"version": version, "last_day": event.day, "state": state.snapshot()})
+    return episode_id, now, overrides, engine.decode(), stage_columns(state)
 
 
 def _loaded(value):
-    return value if POSTGRES else json.loads(value)
+    return value if POSTGRES else orjson.loads(value)
 
 
 @app.post("/api/v1/episodes/<ref>/events")
