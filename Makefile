@@ -78,13 +78,15 @@ bench-instructions: $(STAMP)
 	cd bench && ../$(BIN)/python instructions.py $(INSTR_ARGS)
 
 # What this machine allows each throughput target: the floor plus the work itself on the raw
-# driver (bench/ceiling.py) beside the real endpoint. BENCH_DATABASE_URL= for PostgreSQL (then
+# driver (bench/ceiling.py) beside the real endpoint; a booking also through only the libraries
+# it must use (bench/stack_booking_app.py). BENCH_DATABASE_URL= for PostgreSQL (then
 # registration, whose target is on SQLite, is skipped).
 bench-ceiling: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(if $(BENCH_DATABASE_URL),,cd bench && ../$(BIN)/python ceiling.py registration)
 	cd bench && ../$(BIN)/python ceiling.py event $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
-	cd bench && ../$(BIN)/python ceiling.py booking $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL) --bookings 8000)
+	cd bench && ../$(BIN)/python ceiling.py booking --stack none --stack limiter,schemas,sqlalchemy \
+		$(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL) --bookings 8000)
 
 # The scale check of issue "Patients": linked registration at 0 and at 1,000,000 persons, on
 # SQLite, or on PostgreSQL (filled by two writers) with BENCH_DATABASE_URL=postgresql+psycopg://…

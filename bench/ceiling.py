@@ -9,6 +9,10 @@ Through gunicorn, in one run, alternating rounds, it loads:
   protocol check or its rate limiting and proof of work with the registry's own functions;
 - real: POST /api/v1/patients, /api/v1/episodes/{ref}/events or /api/v1/public/bookings.
 
+For bookings, `--stack LAYERS` also loads bench/stack_booking_app.py: the raw booking through
+only the libraries a booking endpoint must use (flask-limiter, marshmallow, SQLAlchemy), each at
+its leanest, with the chosen ones on, so what each costs by itself can be read off.
+
 Time per request adds up. A registration or an event costs at least the floor plus what `raw`
 costs above `bare`: that sum is their ceiling, the ratio they would reach if everything
 between the floor and the driver cost nothing. A booking is public (no authentication), so
@@ -44,7 +48,14 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200, help="events: episodes to load")
     parser.add_argument("--bookings", type=int, default=20000, help="bookings: per wrk run")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    parser.add_argument(
+        "--stack", action="append", default=[], metavar="LAYERS",
+        help="bookings: also load bench/stack_booking_app.py with these layers on"
+        " (comma-separated of limiter,schemas,sqlalchemy; 'none' for none); repeatable",
+    )  # fmt: skip
     options = parser.parse_args()
+    if options.stack and options.work != "booking":
+        parser.error("--stack is for bookings")
     if options.work == "registration" and options.database_url:
         parser.error("the registration target is on SQLite")
 
@@ -65,11 +76,17 @@ def main() -> None:
             bare = serve("bench.bare_app:app", instance.env)
             app, env = f"bench.raw_{options.work}_app:app", _raw_env(instance, clinician)
             raw = serve(app, env)
+            stacks = {
+                f"stack {layers}": serve("bench.stack_booking_app:app",
+                                         {**env, "STACK_LAYERS": layers})
+                for layers in options.stack
+            }  # fmt: skip
             load = _loader(options, instance, full, users)
             runs = {
                 "bare": lambda: wrk(bare + "/", options.seconds, script=_lua("post_json")),
                 "floor": floor(full, clinician["token"], options.seconds),
                 "raw": lambda: load(raw),
+                **{name: (lambda base=base: load(base)) for name, base in stacks.items()},
                 "real": lambda: load(full),
             }
             report(options.work, alternate(runs, options.rounds), count, options.database_url)
@@ -107,7 +124,7 @@ def _loader(options, instance: Instance, full: str, users: list[dict]):
         os.environ["WRK_EPISODES"] = ids_file
         return lambda base: wrk(base + path, options.seconds, script=_lua("events"))
     manager = next(u for u in users if u["roles"] == ["clinic_admin"])
-    runs = options.rounds * 2  # the raw app's and the real one's
+    runs = options.rounds * (2 + len(options.stack))  # the raw app, the stacks, the real one
     slots = make_slots(full, manager, -(-options.bookings * runs // 1000), 1000, 15)
     done = iter(range(runs))
 
@@ -138,6 +155,11 @@ def report(work: str, rates: dict, count: int, database_url: str) -> None:
         f"raw: bare app + the work itself   {rates['raw']:8.0f} req/s  ratio "
         f"{rates['raw'] / rates['bare']:.2f} (the raw driver, no auth, no framework)"
     )
+    for name in (name for name in rates if name.startswith("stack ")):
+        print(
+            f"{name:<33} {rates[name]:8.0f} req/s  ratio {rates[name] / rates['bare']:.2f}"
+            " (raw + the required libraries, at their leanest)"
+        )
     print(
         f"real {work:<12}                 {rates['real']:8.0f} req/s  ratio "
         f"{rates['real'] / rates['bare']:.2f} (target >= {target})"

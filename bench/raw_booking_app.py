@@ -59,14 +59,10 @@ def _client() -> str:
     return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
 
 
-@app.post("/api/v1/public/bookings")
-def book():
-    """Book a place with nothing but the limits store, the verifier and the driver."""
-    body, client, now = request.get_json(), _client(), datetime.now(UTC)
-    if not all(_limiter.hit(limit, "booking", client) for limit in _LIMITS):
-        return {"title": "Too many requests"}, 429
+def take_booking(body: dict, client: str, now: datetime, slot_sql: str = _SLOT):
+    """Do a booking's work; return its code, the slot's row and the places now booked."""
     solved = pow.verify(_ring.primary("altcha").material, body["altcha"], now)
-    slot = run(_SLOT, (body["slot_id"],))[0]
+    slot = run(slot_sql, (body["slot_id"],))[0]
     key = _ring.primary("booking_code")
     with write_transaction():
         if POSTGRES:
@@ -80,6 +76,16 @@ def book():
         values = (slot[0], code_hash(key.material, code), key.version, client, stored(now))
         booking = run(_INSERT_BOOKING, values)[0][0]
         audit("booking.create", "booking", str(booking), (None, None), now)
+    return code, slot, booked
+
+
+@app.post("/api/v1/public/bookings")
+def book():
+    """Book a place with nothing but the limits store, the verifier and the driver."""
+    body, client, now = request.get_json(), _client(), datetime.now(UTC)
+    if not all(_limiter.hit(limit, "booking", client) for limit in _LIMITS):
+        return {"title": "Too many requests"}, 429
+    code, slot, booked = take_booking(body, client, now)
     return {
         "code": code,
         "status": "active",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
+from flask import g
 
 from registry.audit.log import entry_bytes
 from registry.audit.merkle import CompactRange, leaf_hash
@@ -20,11 +21,42 @@ URL = os.environ["RAW_DATABASE_URL"]
 POSTGRES = URL.startswith("postgresql")
 _connection = None
 _lock = None
+_engine = None
+
+
+def use_sqlalchemy(app) -> None:
+    """From now on reach the database through a SQLAlchemy pool: one connection per request.
+
+    Statements still go to the driver directly, as registry.driver_sql sends them; a write
+    transaction begins and commits through SQLAlchemy, so the registry's engine hooks run (on
+    SQLite, BEGIN IMMEDIATE behind the registry's writer queue instead of the file lock).
+    """
+    global _engine
+    from sqlalchemy import create_engine
+
+    import registry.database  # noqa: F401 - its engine hooks, for every engine
+
+    _engine = create_engine(URL)
+
+    @app.teardown_request
+    def _release(_exc) -> None:
+        pooled = g.pop("raw_pooled", None)
+        if pooled is not None:
+            pooled.close()
+
+
+def _pooled():
+    """Return the request's pooled SQLAlchemy connection, checked out on first use."""
+    if "raw_pooled" not in g:
+        g.raw_pooled = _engine.connect()
+    return g.raw_pooled
 
 
 def database():
-    """Return this worker's connection, opening it on first use."""
+    """Return this worker's connection (or the request's pooled one), opening it on first use."""
     global _connection, _lock
+    if _engine is not None:
+        return _pooled().connection.driver_connection
     if _connection is None:
         if POSTGRES:
             import psycopg
@@ -66,6 +98,10 @@ def for_update(sql: str) -> str:
 @contextlib.contextmanager
 def write_transaction():
     """Run a block in one write transaction; commit it, or roll it back if the block raises."""
+    if _engine is not None:
+        with _pooled().begin():
+            yield
+        return
     connection = database()
     if _lock is not None:
         fcntl.flock(_lock, fcntl.LOCK_EX)
