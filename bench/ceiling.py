@@ -158,7 +158,7 @@ def report(work: str, rates: dict, count: int, database_url: str) -> None:
     for name in (name for name in rates if name.startswith("stack ")):
         print(
             f"{name:<33} {rates[name]:8.0f} req/s  ratio {rates[name] / rates['bare']:.2f}"
-            " (raw + the required libraries, at their leanest)"
+            " (the raw work through only these libraries)"
         )
     print(
         f"real {work:<12}                 {rates['real']:8.0f} req/s  ratio "

@@ -2,6 +2,7 @@
 
 Statements are written with %s placeholders; on SQLite they become ?. A write transaction on
 SQLite begins IMMEDIATE behind a file lock, as the registry's writer queue does.
+bench/stack_booking_app.py switches it to a SQLAlchemy pool instead (use_sqlalchemy).
 """
 
 import contextlib
