@@ -1,27 +1,28 @@
 """The bare Flask app plus the irreducible work of one anonymous registration, on the raw driver.
 
 No authentication, no schemas, no SQLAlchemy and no service layer: only what a registration
-must do whatever code does it. It makes two codes from the OS generator, keys a hash of the
-care card, wraps a fresh data key with AES-GCM, and in one write transaction inserts the
-person, care card and pseudonym and appends the audit entry to the hash chain.
+must do whatever code does it, with the registry's own crypto functions. It makes a care card
+and a pseudonym (new_code), keys a hash of the care card (canonical_code_hash), wraps a fresh
+data key with AES-GCM (aead), and in one write transaction inserts the person, care card and
+pseudonym and appends the audit entry to the hash chain.
 bench/ceiling.py adds its cost to the floor's.
 """
 
-import hashlib
-import hmac
 import os
 import secrets
 from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, request
 
 from bench.raw_driver import audit, run, stored, write_transaction
+from registry.crypto import aead
+from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code
+from registry.crypto.linkage import canonical_code_hash
+from registry.patients.keys import new_person_key
 
 app = Flask(__name__)
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_KEK, _CARD_KEY = os.urandom(32), os.urandom(32)
-_HEADER = b"\x01\x00\x00\x00\x01"  # format and key version, authenticated with the AAD
+_KEK, _CARD_KEYS = os.urandom(32), {1: os.urandom(32)}
+_PERSON_AAD = b"registry/person-key/v1\x00"  # as registry.patients.keys binds a wrapped key
 _INSERT_PERSON = (
     "INSERT INTO persons (person_key, record_key, created_at, treated_before, wrapped_key,"
     " wrapped_key_version, erased) VALUES (%s, %s, %s, false, %s, 1, false) RETURNING id"
@@ -35,20 +36,14 @@ _INSERT_PSEUDONYM = (
 )
 
 
-def _code() -> str:
-    number = int.from_bytes(secrets.token_bytes(13), "big")
-    return "".join(_ALPHABET[(number >> (5 * i)) & 31] for i in range(20))
-
-
 @app.post("/api/v1/patients")
 def register():
     """Register an anonymous patient with nothing but the driver and the crypto."""
     request.get_json()
-    card, pseudonym, person_key = _code(), _code(), secrets.token_bytes(16)
-    digest = hmac.new(_CARD_KEY, b"CARE_CARD\x00" + card.encode(), hashlib.sha256).digest()
-    nonce = os.urandom(12)
-    data_key = AESGCM.generate_key(bit_length=256)
-    wrapped = _HEADER + nonce + AESGCM(_KEK).encrypt(nonce, data_key, _HEADER + person_key)
+    card, pseudonym, person_key = new_code(CARE_CARD), new_code(PSEUDONYM), new_person_key()
+    digest = canonical_code_hash(_CARD_KEYS, card).digest
+    aad = _PERSON_AAD + person_key.encode("ascii")
+    wrapped = aead.encrypt(1, _KEK, aead.generate_key(), aad)
     now = datetime.now(UTC)
     with write_transaction():
         person_values = (person_key, secrets.randbits(53) / (1 << 53), stored(now), wrapped)
