@@ -13,6 +13,10 @@ install: $(STAMP)
 # Every runtime and dev dependency comes from the hashed lock; the project itself goes on top.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# The venv's bundled pip can be older than the lock's format (pip 23.2 refuses extras such
+	# as CacheControl[filecache] in hash mode): bring it to the locked pip, by hash, first.
+	awk '/^pip==/{p=1} p && /^ *#/{exit} p' requirements.lock > $(VENV)/pip.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(VENV)/pip.lock
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
