@@ -1,11 +1,13 @@
 """Identity escrow sealed to the custodians' public key with hybrid post-quantum HPKE.
 
 Suite: RFC 9180 base mode, KEM ML-KEM-768 + X25519, HKDF-SHA256, AES-256-GCM.  The server
-holds only the public key.  Blob layout: suite byte 0x01 ‖ 16-byte key id (SHA-256 prefix of
-the public key) ‖ HPKE enc ‖ ciphertext.  The caller's AAD (e.g. the person id) and the header
-go into the HPKE `info`, which feeds the key schedule: `cryptography` exposes single-shot HPKE
-with `info` only, and a different `info` yields a different key, so a blob moved to another
-person, or a tampered header, fails to open just as with AAD.
+holds only the public key.  Blob layout: format byte ‖ 16-byte key id (SHA-256 prefix of
+the public key) ‖ HPKE enc ‖ ciphertext.  Format 0x02 seals the plaintext padded to one fixed
+size (2-byte length ‖ plaintext ‖ zeros), so a blob's length tells nothing of a name's length;
+format 0x01 (unpadded, written before padding) still opens.  The caller's AAD (e.g. the person
+id) and the header go into the HPKE `info`, which feeds the key schedule: `cryptography`
+exposes single-shot HPKE with `info` only, and a different `info` yields a different key, so a
+blob moved to another person, or a tampered header, fails to open just as with AAD.
 
 Key bytes: public = 0x01 ‖ ML-KEM-768 public key (1184) ‖ X25519 public key (32);
 private = 0x01 ‖ ML-KEM-768 seed (64) ‖ X25519 private key (32).  Private key bytes belong
@@ -23,7 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from registry.crypto.errors import DecryptionError
 
-SUITE_ID = 0x01
+SUITE_ID = 0x01  # the key format byte
+PADDED_FORMAT = 0x02  # the blob format byte of padded plaintexts
+UNPADDED_FORMAT = 0x01
+# Every identity pads to this: the longest name form the API accepts (three 100-character names
+# of 4-byte UTF-8 characters, a date and a sex, as JSON) fits with room to spare.
+PADDED_PLAINTEXT_BYTES = 2048
+_LENGTH_BYTES = 2
 KEY_ID_BYTES = 16
 _MLKEM_PUBLIC_BYTES = 1184
 _MLKEM_SEED_BYTES = 64
@@ -33,7 +41,7 @@ PRIVATE_KEY_BYTES = 1 + _MLKEM_SEED_BYTES + _X25519_BYTES
 _HEADER_BYTES = 1 + KEY_ID_BYTES
 _INFO_LABEL = b"registry/escrow/v1\x00"
 _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
-# enc, plus the AES-GCM tag on an empty plaintext.
+# enc, plus the AES-GCM tag on an empty plaintext (an unpadded blob can be that short).
 _MIN_BLOB_BYTES = _HEADER_BYTES + hpke.KEM.MLKEM768_X25519.enc_length() + 16
 
 
@@ -68,9 +76,10 @@ def blob_key_id(blob: bytes) -> str:
 
 
 def seal(public_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """Encrypt plaintext to the custodian public key, bound to aad."""
-    header = bytes([SUITE_ID]) + bytes.fromhex(key_id(public_key))
-    sealed = _SUITE.encrypt(plaintext, _load_public(public_key), info=_info(header, aad))
+    """Encrypt plaintext, padded to the fixed size, to the custodian public key, bound to aad."""
+    header = bytes([PADDED_FORMAT]) + bytes.fromhex(key_id(public_key))
+    padded = _pad(plaintext)
+    sealed = _SUITE.encrypt(padded, _load_public(public_key), info=_info(header, aad))
     return header + sealed
 
 
@@ -83,9 +92,27 @@ def open_(private_key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise DecryptionError("wrong_key")
     private = hpke.MLKEM768X25519PrivateKey(*_load_private_parts(private_key))
     try:
-        return _SUITE.decrypt(blob[_HEADER_BYTES:], private, info=_info(header, aad))
+        opened = _SUITE.decrypt(blob[_HEADER_BYTES:], private, info=_info(header, aad))
     except InvalidTag:
         raise DecryptionError("authentication") from None
+    return _unpad(opened) if blob[0] == PADDED_FORMAT else opened
+
+
+def _pad(plaintext: bytes) -> bytes:
+    """Prefix the length and fill with zeros to PADDED_PLAINTEXT_BYTES."""
+    room = PADDED_PLAINTEXT_BYTES - _LENGTH_BYTES
+    if len(plaintext) > room:
+        raise ValueError(f"escrow plaintext over {room} bytes")
+    prefix = len(plaintext).to_bytes(_LENGTH_BYTES, "big")
+    return prefix + plaintext + bytes(room - len(plaintext))
+
+
+def _unpad(padded: bytes) -> bytes:
+    """Return the plaintext that _pad padded; the AEAD has already vouched for the bytes."""
+    length = int.from_bytes(padded[:_LENGTH_BYTES], "big")
+    if len(padded) != PADDED_PLAINTEXT_BYTES or length > len(padded) - _LENGTH_BYTES:
+        raise DecryptionError("malformed")
+    return padded[_LENGTH_BYTES : _LENGTH_BYTES + length]
 
 
 def _info(header: bytes, aad: bytes) -> bytes:
@@ -94,8 +121,8 @@ def _info(header: bytes, aad: bytes) -> bytes:
 
 
 def _check_blob(blob: bytes) -> None:
-    """Refuse blobs of another suite or too short to hold an encapsulation."""
-    if len(blob) < _MIN_BLOB_BYTES or blob[0] != SUITE_ID:
+    """Refuse blobs of another format or too short to hold an encapsulation."""
+    if len(blob) < _MIN_BLOB_BYTES or blob[0] not in (PADDED_FORMAT, UNPADDED_FORMAT):
         raise DecryptionError("malformed")
 
 

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from registry.crypto import escrow
 from registry.crypto.errors import DecryptionError
@@ -20,7 +22,7 @@ def test_key_sizes_and_public_key_derivation():
 
 def test_round_trip():
     blob = escrow.seal(PUBLIC, IDENTITY, AAD)
-    assert blob[0] == escrow.SUITE_ID
+    assert blob[0] == escrow.PADDED_FORMAT
     assert escrow.blob_key_id(blob) == escrow.key_id(PUBLIC)
     assert IDENTITY not in blob and b"850315301235" not in blob
     assert escrow.open_(PRIVATE, blob, AAD) == IDENTITY
@@ -67,7 +69,7 @@ def test_tampered_blob_fails(where):
 
 def test_truncated_or_foreign_blobs_are_malformed():
     blob = escrow.seal(PUBLIC, IDENTITY, AAD)
-    for bad in (b"", blob[:100], b"\x02" + blob[1:]):
+    for bad in (b"", blob[:100], b"\x03" + blob[1:]):
         with pytest.raises(DecryptionError) as err:
             escrow.open_(PRIVATE, bad, AAD)
         assert err.value.rule == "malformed"
@@ -91,3 +93,25 @@ def test_error_does_not_echo_identity():
     with pytest.raises(DecryptionError) as err:
         escrow.open_(PRIVATE, blob, b"person:other")
     assert "850315301235" not in str(err.value) and "person" not in str(err.value)
+
+
+def test_every_blob_has_one_length_whatever_the_plaintext():
+    lengths = {len(escrow.seal(PUBLIC, b"x" * n, AAD)) for n in (0, 1, 17, 300, 2046)}
+    assert len(lengths) == 1
+
+
+def test_a_plaintext_over_the_padded_size_is_refused():
+    with pytest.raises(ValueError):
+        escrow.seal(PUBLIC, b"x" * escrow.PADDED_PLAINTEXT_BYTES, AAD)
+
+
+def test_an_unpadded_blob_sealed_before_padding_still_opens():
+    header = bytes([escrow.UNPADDED_FORMAT]) + bytes.fromhex(escrow.key_id(PUBLIC))
+    suite = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+    recipient = hpke.MLKEM768X25519PublicKey(
+        mlkem.MLKEM768PublicKey.from_public_bytes(PUBLIC[1:1185]),
+        x25519.X25519PublicKey.from_public_bytes(PUBLIC[1185:]),
+    )
+    info = b"registry/escrow/v1\x00" + header + AAD
+    legacy = header + suite.encrypt(IDENTITY, recipient, info=info)
+    assert escrow.open_(PRIVATE, legacy, AAD) == IDENTITY

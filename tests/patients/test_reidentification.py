@@ -9,6 +9,8 @@ from sqlalchemy import select
 from registry import clock
 from registry.audit.models import AuditEntry
 from registry.crypto.escrow import generate_custodian_keypair
+from registry.extensions import db
+from registry.patients.models import Escrow
 from tests.conftest import bearer
 from tests.patients.conftest import new_iin
 
@@ -107,6 +109,23 @@ def test_name_identity_is_revealed_as_written(client, clinician, register, custo
     _approve(client, custodians[2], request_id)
     revealed = _reveal(client, custodians[1], request_id, escrow_on).json
     assert revealed == {**identity, "family_name": "Сәрсенбаева"}
+
+
+def test_escrow_blobs_do_not_tell_the_length_of_a_name(client, clinician, register, escrow_on):
+    short = {"family_name": "Ли", "given_name": "Ян", "birth_date": "1990-05-17", "sex": "M"}
+    longest = {
+        "family_name": "-".join(["Әбдіқадырова"] * 5),
+        "given_name": "-".join(["Өмірзақ"] * 8),
+        "patronymic": "-".join(["Ұлықбекқызы"] * 5),
+        "birth_date": "1990-05-17",
+        "sex": "F",
+    }
+    user = clinician()
+    for identity in (short, longest, {"iin": new_iin()}):
+        assert register(user, identity).status_code == 201
+    blobs = db.session.execute(select(Escrow.blob)).scalars().all()
+    assert len(blobs) == 3
+    assert len({len(blob) for blob in blobs}) == 1
 
 
 def _assert_refused(session, action, request_id, status):
