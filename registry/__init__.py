@@ -40,12 +40,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from registry.api.problems import register_error_handlers
     from registry.api.ratelimit import configure_rate_limits
     from registry.cli import register_commands
-    from registry.database import engine_options
+    from registry.database import engine_options, protect_sqlite_files
     from registry.extensions import db, migrate
     from registry.site import register_site
     from registry.web import register_web_hooks
 
     logs.configure(app)
+    protect_sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )

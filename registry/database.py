@@ -1,11 +1,13 @@
 """SQLAlchemy base, naming conventions and engine settings for SQLite and PostgreSQL."""
 
+import contextlib
+import os
 import sqlite3
 
 import orjson
 from flask import g, has_app_context
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
 
@@ -60,6 +62,22 @@ def engine_options(uri: str) -> dict:
         "pool_timeout": 5,
         "connect_args": {"connect_timeout": 3},
     }
+
+
+def protect_sqlite_files(uri: str) -> None:
+    """Create a SQLite database file 0600 and tighten existing ones, with their -wal and -shm.
+
+    SQLite gives the -wal and -shm files the database file's mode, so a file created 0600
+    before SQLite opens it keeps the whole database unreadable to other local users.
+    """
+    url = make_url(uri)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or "mode=" in uri:
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path + suffix, 0o600)
 
 
 @event.listens_for(Engine, "connect")
