@@ -1,14 +1,21 @@
-"""Migrations that rebuild tables keep the rows and the references to them (SQLite)."""
+"""Migrations keep rows and references (SQLite rebuilds), and convert rows where they must."""
 
+import json
 import secrets
+import sqlite3
+from contextlib import closing
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, text
 
+from registry import clock
+from registry.episodes.models import Episode, EpisodeEvent
 from registry.extensions import db
-from registry.patients.models import Person, Pseudonym
-from tests.conftest import PG_URL, make_test_app
+from registry.patients.models import Person, Pseudonym, ReidentificationRequest
+from tests.conftest import PG_URL, _new_database, make_test_app
 
 
 @pytest.mark.skipif(bool(PG_URL), reason="PostgreSQL alters tables in place; SQLite rebuilds them")
@@ -45,3 +52,160 @@ def test_rebuilding_a_referenced_table_keeps_its_rows_and_references(keyring, tm
         # The app's connections still enforce foreign keys after the migration.
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
         db.engine.dispose()
+
+
+# Texts that the free-text fields accepted before 0014 (issue 20), stored by the old schema.
+NAME = "Иванов Иван Иванович 15.03.1985"
+SPLIT_IIN = "85O315301235"
+E_MAIL = "ivan.ivanov(at)mail.kz"
+ADDRESS = "ул. Абая 15, кв. 3, Алматы"
+SLUG_IIN = "iin_850315_301235"
+SLUG_NAME = "ivanov_ivan_19850315"
+LEAKS = (NAME, SPLIT_IIN, E_MAIL, ADDRESS, SLUG_IIN, SLUG_NAME, "Абая", "Иванов", "850315")
+
+
+def _old_rows(app) -> dict:
+    """Store an episode, events and a re-identification request as the old schema took them."""
+    from registry.access.regions import load_regions
+    from registry.auth.users import create_user
+    from registry.episodes.examples import ADMISSION_EXAMPLE
+    from registry.episodes.services import open_episode, record_event
+    from registry.patients.services import register_anonymous
+    from registry.protocols.lifecycle import install_shipped_protocols
+
+    load_regions(app.config["REGIONS_FILE"])
+    connection = db.session.connection()
+    clinic_id = connection.execute(
+        text(
+            "INSERT INTO clinics (name, region_code, centre_type, timezone, created_at)"
+            " VALUES ('Almaty Centre', '750000000', 'outpatient', 'Asia/Almaty',"
+            " '2026-01-01 00:00:00') RETURNING id"
+        )
+    ).scalar_one()
+    user = create_user("clinician.old", ["clinician"], clinic_id)
+    install_shipped_protocols()
+    pseudonym = register_anonymous(clinic_id).pseudonym
+    admitted = clock.now().date() - timedelta(days=10)
+    admission = {**ADMISSION_EXAMPLE, "birth_year": 99}
+    body = {"pseudonym": pseudonym, "protocol": "methadone_oat", "diagnosis": "F11.2"}
+    body |= {"admitted_on": admitted, "admission": admission, "override_reason": NAME}
+    episode = open_episode(clinic_id, user.id, body)
+
+    def dose(medication="methadone", amount=20.0, unit="mg", reason=None):
+        payload = {"medication": medication, "amount": amount, "unit": unit, "supervised": True}
+        data = {"type": "dose", "payload": payload, "override_reason": reason}
+        return record_event(clinic_id, user.id, episode.ref, data).id
+
+    ids = {
+        "label_unit": dose(unit="мг", reason="split_dose"),
+        "slug_medication": dose(medication=SLUG_IIN, reason=E_MAIL),
+        "label_reason": dose(amount=500.0, reason="  Laboratory error or UNUSABLE sample "),
+        "text_unit": dose(unit=SPLIT_IIN, reason=NAME),
+        "plain": record_event(clinic_id, user.id, episode.ref, {"type": "visit"}).id,
+    }
+    violation = {
+        "rule_id": "methadone.induction.transition",
+        "severity": "error",
+        "overdue": False,
+        "message": {lang: f"induction → {SLUG_NAME} (not allowed)" for lang in ("ru", "kk", "en")},
+        "details": {"stage": "induction", "to": SLUG_NAME},
+    }
+    ids["slug_stage"] = connection.execute(
+        text(
+            "INSERT INTO episode_events (episode_id, type, occurred_at, day, recorded_at, payload,"
+            " override_reason, violations) VALUES (:episode, 'stage_change', :at, :day, :at,"
+            " :payload, :reason, :violations) RETURNING id"
+        ),
+        {
+            "episode": episode.id,
+            "at": clock.now(),
+            "day": clock.now().date(),
+            "payload": json.dumps({"to": SLUG_NAME}),
+            "reason": ADDRESS,
+            "violations": json.dumps([violation]),
+        },
+    ).scalar_one()
+    request_sql = (
+        "INSERT INTO reidentification_requests (person_id, requester_id, purpose, legal_basis,"
+        " created_at, expires_at) SELECT person_id, :user, :purpose, :basis, :at, :at"
+        " FROM episodes WHERE id = :episode RETURNING id"
+    )
+    requests = [
+        connection.execute(
+            text(request_sql),
+            {
+                "user": user.id,
+                "purpose": purpose,
+                "basis": basis,
+                "at": clock.now(),
+                "episode": episode.id,
+            },
+        ).scalar_one()
+        for purpose, basis in (("Court proceedings", ADDRESS), (E_MAIL, "court_decision"))
+    ]
+    db.session.commit()
+    return {"episode": episode.id, "events": ids, "requests": requests}
+
+
+def _every_row_as_text() -> str:
+    chunks = []
+    for table in db.metadata.sorted_tables:
+        chunks.extend(str(tuple(row)) for row in db.session.execute(table.select()))
+    return "\n".join(chunks)
+
+
+def test_coded_reasons_migration_replaces_every_free_text(keyring, tmp_path):
+    for url in _new_database(tmp_path):
+        app = make_test_app(url, keyring, str(tmp_path / "instance"))
+        directory = app.extensions["migrate"].directory
+        with app.app_context():
+            upgrade(directory=directory, revision="0013_newest_event_index")
+            old = _old_rows(app)
+            stored = _every_row_as_text()
+            assert all(leak in stored for leak in (NAME, SPLIT_IIN, E_MAIL, ADDRESS, SLUG_IIN))
+            db.session.close()  # the migration's connection must be the writer
+            upgrade(directory=directory)
+
+            events = {
+                name: db.session.get(EpisodeEvent, event_id)
+                for name, event_id in old["events"].items()
+            }
+            assert events["label_unit"].payload["unit"] == "mg"
+            assert events["label_unit"].override_reason == "split_dose"
+            assert events["slug_medication"].payload["medication"] == "unspecified"
+            assert events["slug_medication"].override_reason == "unspecified"
+            assert events["label_reason"].override_reason == "lab_error"
+            assert events["text_unit"].payload["unit"] == "unspecified"
+            assert events["text_unit"].override_reason == "unspecified"
+            assert events["slug_stage"].payload == {"to": "unspecified"}
+            assert events["slug_stage"].violations[0]["details"]["to"] == "unspecified"
+            assert events["plain"].override_reason is None
+            found = {v["rule_id"]: v for v in events["slug_medication"].violations}
+            unlisted = found["methadone.unlisted_medication"]
+            assert unlisted["details"]["medication"] == "unspecified"
+            assert "unspecified" in unlisted["message"]["en"]
+            episode = db.session.get(Episode, old["episode"])
+            assert episode.admission_override_reason == "unspecified"
+            assert episode.engine_state is None  # its dose totals were keyed by the old text
+            requests = [db.session.get(ReidentificationRequest, i) for i in old["requests"]]
+            assert [(r.purpose, r.legal_basis) for r in requests] == [
+                ("court_proceedings", "unspecified"),
+                ("unspecified", "court_decision"),
+            ]
+            stored = _every_row_as_text()
+            assert [leak for leak in LEAKS if leak in stored] == []
+            db.session.close()
+            downgrade(directory=directory, revision="0013_newest_event_index")
+            upgrade(directory=directory)
+            assert (
+                db.session.get(Episode, old["episode"]).admission_override_reason == "unspecified"
+            )
+            if db.engine.dialect.name == "sqlite":
+                path = db.engine.url.database
+                db.session.close()
+                db.engine.dispose()
+                with closing(sqlite3.connect(path)) as connection:
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                files = Path(path).read_bytes()
+                assert [leak for leak in LEAKS if leak.encode() in files] == []
+            db.engine.dispose()

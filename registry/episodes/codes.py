@@ -1,4 +1,4 @@
-"""The registry's code lists (TDI 3.0, ICD-10 F10-F19, discharge reasons, TOP) and checks."""
+"""The registry's code lists (TDI 3.0, ICD-10 F10-F19, discharge and other reasons, TOP …)."""
 
 from functools import cache
 from pathlib import Path
@@ -16,6 +16,15 @@ NOT_KNOWN_NUMBER = 99
 LANGUAGES = ("ru", "kk", "en")
 # Admission items the clinic does not send: the centre type comes from the clinic's directory.
 FROM_CLINIC = frozenset({"centre_type"})
+# Lists whose codes are stored in place of free text: reasons, purposes, legal bases, dose
+# units and medications (DESIGN.md §2.5: no free text about a person).
+CODED_LISTS = (
+    "override_reasons",
+    "reidentification_purposes",
+    "legal_bases",
+    "units",
+    "medications",
+)
 
 
 @cache
@@ -56,6 +65,12 @@ def numeric_items() -> dict[str, tuple[int, int | None]]:
 def optional_items() -> frozenset[str]:
     """Return the TDI items that may be left out (secondary drugs, results, first OST year)."""
     return frozenset(name for name, item in raw_codes()["tdi"].items() if item.get("optional"))
+
+
+@cache
+def input_codes(name: str) -> tuple[str, ...]:
+    """Return the codes of a coded list that input may use (not the legacy ones)."""
+    return tuple(code for code, entry in raw_codes()[name].items() if not entry.get("legacy"))
 
 
 def admission_items() -> list[str]:
@@ -134,6 +149,7 @@ def served() -> dict[str, Any]:
             "results": [_code(c, lbl) for c, lbl in screen["results"].items()],
         },
         "outcome": raw["outcome"],
+        **{name: [_code(c, entry) for c, entry in raw[name].items()] for name in CODED_LISTS},
     }
 
 
@@ -141,6 +157,9 @@ def _code(code: str, entry: dict) -> dict[str, Any]:
     out: dict[str, Any] = {"code": code, "label": _labels(entry)}
     if "group" in entry:
         out["group"] = entry["group"]
-    if entry.get("extension"):
-        out["extension"] = True
+    if "atc" in entry:
+        out["atc"] = entry["atc"]
+    for flag in ("extension", "legacy"):
+        if entry.get(flag):
+            out[flag] = True
     return out

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -85,9 +84,10 @@ class Episode(db.Model):
     # Valid only while that id is still the episode's newest event; otherwise it is rebuilt.
     engine_state: Mapped[dict | None] = mapped_column(JSON)
     engine_state_event_id: Mapped[int | None] = mapped_column(Integer)
-    # What the eligibility check found at admission, and why an error was overridden.
+    # What the eligibility check found at admission, and why an error was overridden (a code
+    # of override_reasons in codes.yaml: never free text, which could name the person).
     admission_violations: Mapped[list] = mapped_column(JSON, default=list)
-    admission_override_reason: Mapped[str | None] = mapped_column(Text)
+    admission_override_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -164,7 +164,7 @@ class EpisodeEvent(db.Model):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     # A correction names the event it replaces; each event is corrected at most once.
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("episode_events.id"), unique=True)
-    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(String(40))  # a code, see Episode
     # What the engine found when the event was recorded (warnings, overdue notices, overrides).
     violations: Mapped[list] = mapped_column(JSON, default=list)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -348,6 +348,7 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
     moment, day = _event_day(episode, tz, data.get("occurred_at"), "occurred_at")
     protocol = protocol_of(episode.protocol_version_id, digest)
     event = Event(data["type"], day, data.get("payload") or {})
+    _refuse_unknown_stage(protocol, event, episode.ref)
     replaced, history = None, None
     correcting = data.get("supersedes") is not None
     state = None if correcting else _stored_state(episode, protocol, event.day, newest_event)
@@ -386,6 +387,19 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
     else:
         state.apply(event, force=True)
     return _EventPlan(episode, row, errors, replaced, state, last_day, newest)
+
+
+def _refuse_unknown_stage(protocol: CompiledProtocol, event: Event, ref: str) -> None:
+    """Refuse a stage change to a stage the protocol lacks: only its stage ids are codes.
+
+    An override can accept a transition the rules forbid, but not store a made-up target,
+    which could be any text shaped like an id (a name, an IIN).
+    """
+    if event.type == "stage_change" and event.payload["to"] not in protocol.stages:
+        raise ValidationFailed(
+            errors={"payload.to": ["not a stage of this episode's protocol"]},
+            audit=AuditNote("episode.event", "episode", ref),
+        )
 
 
 # Two statements, not one: on PostgreSQL a statement that waited for the row lock still reads

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -171,8 +170,9 @@ class ReidentificationRequest(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    purpose: Mapped[str] = mapped_column(Text)
-    legal_basis: Mapped[str] = mapped_column(Text)
+    # Codes of reidentification_purposes and legal_bases (codes.yaml), never free text.
+    purpose: Mapped[str] = mapped_column(String(40))
+    legal_basis: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

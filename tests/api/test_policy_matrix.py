@@ -161,8 +161,8 @@ class World:
             "POST /api/v1/protocols": lambda: {"key": self.protocol_key, "copy_from": "active"},
             "POST /api/v1/reidentifications": lambda: {
                 "pseudonym": self.patient["pseudonym"],
-                "purpose": "a court order for the matrix",
-                "legal_basis": "law 1",
+                "purpose": "court_proceedings",
+                "legal_basis": "court_decision",
             },
         }
         make = bodies.get(key)

@@ -58,9 +58,9 @@ def test_methadone_episode_from_admission_to_discharge(
     ]
     assert refused.json["violations"][0]["message"]["en"]
 
-    overridden = dose(client, headers, ref, 6, 60, override_reason="withdrawal, senior reviewed")
+    overridden = dose(client, headers, ref, 6, 60, override_reason="persistent_withdrawal")
     assert overridden.status_code == 201, overridden.json
-    assert overridden.json["override_reason"] == "withdrawal, senior reviewed"
+    assert overridden.json["override_reason"] == "persistent_withdrawal"
     assert (
         overridden.json["violations"][0]["rule_id"] == "methadone.induction.max_increase_per_week"
     )

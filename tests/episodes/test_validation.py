@@ -104,11 +104,14 @@ def test_unknown_age_needs_an_override(client, session, open_episode, headers_an
     assert refused.json["errors"] == {"admission.birth_year": ["methadone.eligibility.min_age"]}
     assert counts(session) == before
     opened = open_episode(
-        headers, pseudonym, admission=admission(birth_year=99), override_reason="age on record"
+        headers,
+        pseudonym,
+        admission=admission(birth_year=99),
+        override_reason="age_verified_clinically",
     )
     assert opened.status_code == 201, opened.json
     assert opened.json["override_count"] == 1
-    assert opened.json["admission_override_reason"] == "age on record"
+    assert opened.json["admission_override_reason"] == "age_verified_clinically"
     assert [v["rule_id"] for v in opened.json["admission_violations"]] == [
         "methadone.eligibility.min_age"
     ]

@@ -12,9 +12,10 @@ from registry.crypto.escrow import generate_custodian_keypair
 from registry.extensions import db
 from registry.patients.models import Escrow
 from tests.conftest import bearer
+from tests.episodes.test_coded_reasons import ATTACKS
 from tests.patients.conftest import new_iin
 
-PURPOSE = {"purpose": "Court order on a fatal overdose case", "legal_basis": "Court order 12/2026"}
+PURPOSE = {"purpose": "court_proceedings", "legal_basis": "court_decision"}
 
 
 @pytest.fixture(scope="module")
@@ -285,16 +286,31 @@ def test_wrong_role_is_refused_and_audited(client, session, make_user, approved,
     _assert_refused(session, "approve", approved, 403)
 
 
-def test_a_purpose_that_names_the_person_is_refused_and_nothing_is_recorded(
-    client, session, custodians, linked
+@pytest.mark.parametrize("field", ["purpose", "legal_basis"])
+@pytest.mark.parametrize("text", ATTACKS)
+def test_a_purpose_or_legal_basis_is_a_code_and_nothing_else_is_recorded(
+    client, session, custodians, linked, field, text
 ):
     from registry.patients.models import ReidentificationRequest
 
-    iin, pseudonym = linked
     before = session.query(ReidentificationRequest).count()
-    body = {"pseudonym": pseudonym, "purpose": f"find IIN {iin} please", "legal_basis": "order"}
+    body = {"pseudonym": linked[1], **PURPOSE, field: text}
     refused = client.post("/api/v1/reidentifications", headers=custodians[0], json=body)
     assert refused.status_code == 422
-    assert set(refused.json["errors"]) == {"purpose"}
-    assert iin not in refused.get_data(as_text=True)
+    assert set(refused.json["errors"]) == {field}
+    assert text not in refused.get_data(as_text=True)
     assert session.query(ReidentificationRequest).count() == before
+
+
+def test_a_request_states_coded_purpose_and_legal_basis(client, custodians, linked):
+    body = {"purpose": "public_health_emergency", "legal_basis": "infection_threat"}
+    made = client.post(
+        "/api/v1/reidentifications", headers=custodians[0], json={"pseudonym": linked[1], **body}
+    )
+    assert made.status_code == 201, made.json
+    read = client.get(f"/api/v1/reidentifications/{made.json['id']}", headers=custodians[1]).json
+    assert {k: read[k] for k in body} == body
+    legacy = {"pseudonym": linked[1], "purpose": "unspecified", "legal_basis": "unspecified"}
+    refused = client.post("/api/v1/reidentifications", headers=custodians[0], json=legacy)
+    assert refused.status_code == 422
+    assert set(refused.json["errors"]) == {"purpose", "legal_basis"}

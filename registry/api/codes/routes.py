@@ -1,4 +1,4 @@
-"""Code lists: TDI 3.0 admission items, ICD-10 F10-F19, discharge reasons, outcome items."""
+"""Code lists: TDI 3.0 admission items, ICD-10 F10-F19, reasons, units, medications, outcomes."""
 
 from registry.api.blueprint import ApiBlueprint
 from registry.database import read_only

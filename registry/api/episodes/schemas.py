@@ -6,13 +6,13 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from registry.api.coded import coded
 from registry.api.converters import MAX_ID
-from registry.api.free_text import free_text
 from registry.episodes import codes
 from registry.episodes.examples import ADMISSION_EXAMPLE
 from registry.protocols.compiled import REASON_LABELS
 
-_REASON = "Override reason: why the protocol is not followed (no names or identifiers)."
+_REASON = "Why the protocol is not followed here."
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a valid code.")
 _ICD11 = re.compile(r"^6C4[0-9A-H](\.[0-9A-Z]{1,2})?$")
 EARLIEST_YEAR = 1900
@@ -137,7 +137,7 @@ class EpisodeInSchema(Schema):
     admission = fields.Nested(
         AdmissionSchema, required=True, metadata={"example": ADMISSION_EXAMPLE}
     )
-    override_reason = free_text(3, 500, _REASON)
+    override_reason = coded("override_reasons", _REASON)
 
     @validates_schema
     def _diagnosis(self, data, **_kwargs):
@@ -149,23 +149,27 @@ class EpisodeInSchema(Schema):
 class DosePayload(Schema):
     """A dose given (supervised) at the clinic."""
 
-    medication = fields.String(required=True, validate=_SLUG)
+    medication = coded("medications", "The medication given.", required=True)
     amount = Number(required=True, validate=validate.Range(min=0, max=100_000, min_inclusive=False))
-    unit = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    unit = coded("units", "The unit of the amount.", required=True)
     supervised = fields.Boolean(load_default=True)
 
 
 class TakeHomePayload(Schema):
     """Doses handed over to take home."""
 
-    medication = fields.String(required=True, validate=_SLUG)
+    medication = coded("medications", "The medication handed over.", required=True)
     doses = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=60))
 
 
 class StageChangePayload(Schema):
     """A move to another stage of the protocol."""
 
-    to = fields.String(required=True, validate=_SLUG)
+    to = fields.String(
+        required=True,
+        validate=_SLUG,
+        metadata={"description": "A stage id of the episode's protocol version."},
+    )
 
 
 class ScreenPayload(Schema):
@@ -232,7 +236,7 @@ class EventInSchema(Schema):
     )
     payload = fields.Dict(load_default=dict)
     supersedes = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
-    override_reason = free_text(3, 500, _REASON)
+    override_reason = coded("override_reasons", _REASON)
 
     @post_load
     def _payload(self, data, **_kwargs):
@@ -252,7 +256,7 @@ class DischargeInSchema(Schema):
         validate=_modern, metadata={"description": "Clinic calendar day; default today."}
     )
     assessment = fields.Nested(AssessmentPayload, allow_none=True)
-    override_reason = free_text(3, 500, _REASON)
+    override_reason = coded("override_reasons", _REASON)
 
 
 class EpisodeQuerySchema(Schema):

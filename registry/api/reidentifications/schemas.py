@@ -2,15 +2,17 @@
 
 from marshmallow import Schema, fields, validate
 
-from registry.api.free_text import free_text
+from registry.api.coded import coded
 
 
 class RequestSchema(Schema):
     """A request to re-identify the person behind a pseudonym."""
 
     pseudonym = fields.String(required=True, validate=validate.Length(max=60))
-    purpose = free_text(10, 2000, "Why the person must be identified.", required=True)
-    legal_basis = free_text(3, 2000, "The law or order that allows it.", required=True)
+    purpose = coded(
+        "reidentification_purposes", "Why the person must be identified.", required=True
+    )
+    legal_basis = coded("legal_bases", "The law or order that allows it.", required=True)
 
 
 class RequestStateSchema(Schema):
