@@ -36,6 +36,40 @@ REASON_LABELS = {
 }
 Labels = Mapping[str, Mapping[str, str]]
 
+# What an upcoming duty says: when it is due, never that it is late (the rules' own messages
+# are written for the overdue case). By the event that meets the duty.
+_NEXT = {"ru": "допустимая отсрочка до", "kk": "қосымша мерзім", "en": "grace until"}
+UPCOMING = {
+    event: {
+        "ru": f"{what['ru']} — до {{due}} ({_NEXT['ru']} {{grace_until}}).",
+        "kk": f"{what['kk']} — {{due}} дейін ({_NEXT['kk']} {{grace_until}} дейін).",
+        "en": f"{what['en']} due on {{due}} ({_NEXT['en']} {{grace_until}}).",
+    }
+    for event, what in {
+        "visit": {"ru": "Следующий визит", "kk": "Келесі келу", "en": "Next visit"},
+        "screen": {
+            "ru": "Следующий анализ на наркотики",
+            "kk": "Келесі есірткіге талдау",
+            "en": "Next drug screen",
+        },
+        "review": {
+            "ru": "Следующий клинический осмотр",
+            "kk": "Келесі клиникалық қарап-тексеру",
+            "en": "Next clinical review",
+        },
+        "assessment": {
+            "ru": "Следующая оценка результатов",
+            "kk": "Келесі нәтиже бағалауы",
+            "en": "Next outcome assessment",
+        },
+    }.items()
+}
+UPCOMING["stage_change"] = {
+    "ru": "Этап «{stage}» может длиться до {due}.",
+    "kk": "«{stage}» кезеңі {due} дейін созыла алады.",
+    "en": "The {stage} stage may last until {due}.",
+}
+
 
 def _detail(value: Any) -> Any:
     if isinstance(value, date):
@@ -75,6 +109,14 @@ class Rule:
             for lang in LANGUAGES
         }
         return Violation(self.id, self.severity, message, {k: _detail(v) for k, v in raw.items()})
+
+    def notice(self, template: Mapping[str, str], **details: Any) -> dict[str, str]:
+        """Return another text about this rule (not its violation), filled like its message."""
+        raw = {**self.params, **details}
+        return {
+            lang: render(template[lang], {k: _shown(v, self.labels, lang) for k, v in raw.items()})
+            for lang in LANGUAGES
+        }
 
 
 def make_rule(raw: Mapping[str, Any], kind: str, default: str = "error", **params: Any) -> Rule:
