@@ -369,6 +369,23 @@ class MigrationInSchema(Schema):
         required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID), data_key="to"
     )
     dry_run = fields.Boolean(load_default=True)
+    exclude = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=10000),
+        metadata={"description": "episode ids to leave on `from` (open episodes of it only)"},
+    )
+    skip_in_violation = fields.Boolean(
+        load_default=False,
+        metadata={"description": "leave on `from` the episodes whose history breaks `to`"},
+    )
+
+
+class MigrationSkippedSchema(Schema):
+    """An episode left on its version, and why."""
+
+    episode = fields.String()
+    reason = fields.String(metadata={"enum": ["excluded", "in_violation"]})
 
 
 class MigrationEpisodeSchema(Schema):
@@ -390,6 +407,7 @@ class MigrationReportSchema(Schema):
     episodes = fields.Integer()
     migrated = fields.Integer()
     in_violation = fields.List(fields.Nested(MigrationEpisodeSchema))
+    skipped = fields.List(fields.Nested(MigrationSkippedSchema))
 
 
 class MigrationRecordSchema(Schema):
