@@ -73,6 +73,7 @@ def _dosage_text(med: Mapping[str, Any]) -> str:
     unit, parts = med["unit"], [med["medication"]]
     labels = {
         "first_dose_max": "first dose at most",
+        "first_day_max": "first day's total at most",
         "daily_max": "daily total at most",
         "max_increase_per_day": "increase per day at most",
         "max_increase_per_week": "increase per week at most",

@@ -272,12 +272,12 @@ def test_split_doses_add_up_to_the_daily_total(methadone_compiled):
     for event in weekly_induction(1):
         state.apply(event)
     assert state.apply(dose(0, 30)) == []
-    assert state.apply(dose(0, 15)) == []  # a top-up after observation
-    [violation] = state.check(dose(0, 20))
-    assert violation.rule_id == "methadone.induction.daily_max"
-    assert violation.details["value"] == 65
-    assert state.check(dose(0, 20)) == [violation]  # check() changes nothing
-    assert state.tracks["methadone"].total == 45
+    assert state.apply(dose(0, 10)) == []  # a top-up after observation
+    [violation] = state.check(dose(0, 15))
+    assert violation.rule_id == "methadone.induction.first_day_max"
+    assert violation.details["value"] == 55
+    assert state.check(dose(0, 15)) == [violation]  # check() changes nothing
+    assert state.tracks["methadone"].total == 40
 
 
 def test_messages_name_stages_and_reasons_in_each_language(methadone):

@@ -334,6 +334,17 @@ class ComplianceItemSchema(Schema):
     message = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+class RecheckedSchema(Schema):
+    """A rule an event breaks since an earlier-dated event was recorded after it."""
+
+    event_type = fields.String()
+    day = fields.Date(metadata={"description": "the clinic day of the event checked again"})
+    rule_id = fields.String()
+    severity = fields.String()
+    message = fields.Dict(keys=fields.String(), values=fields.String())
+    details = fields.Dict()
+
+
 class ComplianceSchema(Schema):
     """Overdue and upcoming required events; overdue ones are notices, never a block."""
 
@@ -342,6 +353,13 @@ class ComplianceSchema(Schema):
     on = fields.Date()
     overdue = fields.List(fields.Nested(ComplianceItemSchema))
     upcoming = fields.List(fields.Nested(ComplianceItemSchema))
+    rechecked = fields.List(
+        fields.Nested(RecheckedSchema),
+        metadata={
+            "description": "rules that events break since a backdated event (or a correction "
+            "of an earlier day) was recorded after them: recorded, never refused afterwards"
+        },
+    )
 
 
 class EpisodeSchema(EpisodeSummarySchema):
