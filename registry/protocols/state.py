@@ -257,7 +257,10 @@ class EpisodeState:
                 track.total = total
                 return True
             return False
-        if name in self.protocol.missed_after and self._gap(name, track, day) is not None:
+        # Days missed counted from the last dose alone are at least those counted with take-home
+        # doses: below the shortest gap a missed-dose rule covers, no rule applies.
+        after = self.protocol.missed_after.get(name)
+        if after is not None and day - track.day > after and self._gap(name, track, day):  # type: ignore[operator]
             return False
         # A new dosing day: the previous day's total is final; compute the day's bounds.
         prev = track.total
