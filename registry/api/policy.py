@@ -112,6 +112,7 @@ POLICY: dict[str, Access] = {
     f"PUT {_VERSION}": _allow(PA),
     f"POST {_VERSION}/approve": _allow(PA),
     f"POST {_VERSION}/publish": _allow(PA),
+    f"POST {_VERSION}/retirement-request": _allow(PA),
     f"POST {_VERSION}/retire": _allow(PA),
     f"GET {_VERSION}/fhir": _allow(PA, C),
     "GET /api/v1/protocols/<key>/diff": _allow(PA),

@@ -119,6 +119,14 @@ def event_facts(episode_id: int) -> list:
     return list(db.session.execute(_EVENT_FACTS, {"episode_id": episode_id}).all())
 
 
+_JUDGED_FACTS = _EVENT_FACTS.add_columns(EpisodeEvent.violations)
+
+
+def judged_facts(episode_id: int) -> list:
+    """Return event_facts() with what each event was found to break when it was recorded."""
+    return list(db.session.execute(_JUDGED_FACTS, {"episode_id": episode_id}).all())
+
+
 def event_rows(episode_id: int) -> list[EpisodeEvent]:
     """Return every stored event of an episode in the engine's (day, recorded) order."""
     return list(
@@ -156,6 +164,55 @@ def fold(
     state = EpisodeState(protocol, episode.admitted_on)
     limit = None if until is None else until.toordinal()
     return state.fold(e for e in events if limit is None or e.day <= limit)
+
+
+def _recorded_before_an_earlier_day(rows: Sequence) -> list[int]:
+    """Return the positions of rows (in day, id order) that a row dated earlier but recorded
+    later (a backdated event, or a correction of an earlier day) may judge differently now.
+    """
+    found, earlier_max, day_max, day = [], 0, 0, None
+    for i, row in enumerate(rows):
+        if row.day != day:
+            earlier_max, day_max, day = max(earlier_max, day_max), 0, row.day
+        if row.id < earlier_max:
+            found.append(i)
+        day_max = max(day_max, row.id)
+    return found
+
+
+def rechecked(
+    protocol: CompiledProtocol, episode: "Episode | EpisodeToCheck", rows: Sequence, until: date
+) -> tuple[EpisodeState, list[dict]]:
+    """Fold an episode's events up to `until`, re-checking those recorded before an earlier-dated
+    event; return the state and what each of those now breaks that it did not when recorded.
+
+    A backdated event is recorded when it passes its own check against the events up to its
+    day (or is overridden); the events after it are not refused after the fact, but the rules
+    they break since are flagged here, so that compliance shows them (issue 21).
+    """
+    rows = [row for row in active(rows) if row.day <= until]
+    positions = _recorded_before_an_earlier_day(rows)
+    state = EpisodeState(protocol, episode.admitted_on)
+    events = [engine_event(row) for row in rows]
+    if not positions:
+        return state.fold(events), []
+    flags = []
+    for i, found in sorted(state.fold_checking(events, set(positions)).items()):
+        row = rows[i]
+        known = {v["rule_id"] for v in row.violations or ()}
+        flags += [
+            {
+                "event_type": row.type,
+                "day": row.day,
+                "rule_id": v.rule_id,
+                "severity": v.severity,
+                "message": dict(v.message),
+                "details": dict(v.details),
+            }
+            for v in found
+            if v.rule_id not in known and not v.details.get("overdue")
+        ]
+    return state, flags
 
 
 def replay(

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry.access.models import Clinic
 from registry.audit.log import record
@@ -25,8 +25,22 @@ from registry.protocols.lifecycle import get_version
 from registry.protocols.models import Protocol, Status
 
 
-def migrate(key: str, old: int, new: int, user_id: int, *, dry_run: bool) -> dict[str, Any]:
-    """Replay each open episode on version `old` under `new`; move them unless dry_run."""
+def migrate(
+    key: str,
+    old: int,
+    new: int,
+    user_id: int,
+    *,
+    dry_run: bool,
+    exclude: frozenset[str] = frozenset(),
+    skip_in_violation: bool = False,
+) -> dict[str, Any]:
+    """Replay each open episode on version `old` under `new`; move them unless dry_run.
+
+    Episodes named in `exclude`, and with `skip_in_violation` those whose history breaks an
+    error-level rule of `new`, stay on `old` and are listed in `skipped`; a later migration
+    can move them. Overdue duties alone never hold an episode back.
+    """
     if new <= old:
         raise ValidationFailed(errors={"to": ["must be a later version than from"]})
     source, target = get_version(key, old), get_version(key, new)
@@ -45,8 +59,13 @@ def migrate(key: str, old: int, new: int, user_id: int, *, dry_run: bool) -> dic
     if not dry_run:  # no event may slip in between the replay and the move
         query = query.with_for_update(of=Episode)
     rows = db.session.execute(query).all()
+    unknown = exclude - {episode.ref for episode, _ in rows}
+    if unknown:
+        # Never echoed: a count only, as these are refs someone typed.
+        message = f"{len(unknown)} of these are not open episodes on version {old}"
+        raise ValidationFailed(errors={"exclude": [message]})
     events = rows_by_episode(episode.id for episode, _ in rows)
-    found, migrated = [], 0
+    found, skipped, migrated = [], [], 0
     for episode, timezone in rows:
         history = [engine_event(row) for row in active(events.get(episode.id, []))]
         on = today(zone(timezone))
@@ -62,7 +81,12 @@ def migrate(key: str, old: int, new: int, user_id: int, *, dry_run: bool) -> dic
                     "stage": state.stage.id,
                 }
             )
-        if not dry_run:
+        reason = "excluded" if episode.ref in exclude else None
+        if reason is None and skip_in_violation and broken:
+            reason = "in_violation"
+        if reason is not None:
+            skipped.append({"episode": episode.ref, "reason": reason})
+        elif not dry_run:
             refresh(episode, fold(protocol, episode, history))
             episode.protocol_version_id = target.id
             db.session.add(
@@ -87,7 +111,27 @@ def migrate(key: str, old: int, new: int, user_id: int, *, dry_run: bool) -> dic
         "episodes": len(rows),
         "migrated": migrated,
         "in_violation": found,
+        "skipped": skipped,
     }
+
+
+def open_episodes_by_version() -> dict[int, int]:
+    """Return how many open episodes are pinned to each protocol version, by version row id."""
+    rows = db.session.execute(
+        select(Episode.protocol_version_id, func.count())
+        .where(Episode.status == EpisodeStatus.OPEN)
+        .group_by(Episode.protocol_version_id)
+    ).all()
+    return dict(rows)
+
+
+def open_episodes_of(key: str) -> int:
+    """Return how many open episodes a protocol has, whatever version they are pinned to."""
+    return db.session.execute(
+        select(func.count())
+        .select_from(Episode)
+        .where(Episode.protocol_key == key, Episode.status == EpisodeStatus.OPEN)
+    ).scalar_one()
 
 
 def migrations_of(key: str) -> list[dict[str, Any]]:

@@ -23,9 +23,11 @@ from registry.episodes.history import (
     event_facts,
     event_rows,
     fold,
+    judged_facts,
     local_day,
     noon,
     protocol_of,
+    rechecked,
     refresh,
     stage_columns,
     today,
@@ -62,6 +64,8 @@ RULE_FIELDS = {
     "medication": "payload.unit",
     "unlisted_medication": "payload.medication",
     "first_dose_max": "payload.amount",
+    "first_day_max": "payload.amount",
+    "missed_doses": "payload.amount",
     "daily_max": "payload.amount",
     "max_increase_per_day": "payload.amount",
     "max_increase_per_week": "payload.amount",
@@ -330,6 +334,8 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
 
     The check (the costliest part) runs before the write lock is taken; the write then makes
     sure that no event reached the episode in between, or else checks again under the lock.
+    A backdated event is checked against the events up to its own day and recorded; what it
+    makes the later events break is flagged by compliance (history.rechecked), not refused.
     """
     plan = read_before_writing(lambda: _plan_event(clinic_id, user_id, ref, data))
     if not _unchanged_since(plan):
@@ -464,6 +470,8 @@ def _stored_state(
     if not stored or stored["version"] != episode.protocol_version_id or stored["last_day"] > day:
         return None
     if newest_event != episode.engine_state_event_id:  # an event came in by another path
+        return None
+    if stored["state"].get("format") != EpisodeState.SNAPSHOT_FORMAT:  # kept by older code
         return None
     return EpisodeState.restore(protocol, stored["state"])
 
@@ -714,15 +722,19 @@ def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
 
 
 def _compliance(episode, version, rows, on: date) -> dict[str, Any]:
+    """Return overdue and upcoming duties, and what events recorded before a backdated one
+    break now (`rechecked`); rows carry what each event was found to break when recorded.
+    """
     if episode.status != EpisodeStatus.OPEN:
-        return {"on": on, "overdue": [], "upcoming": []}
+        return {"on": on, "overdue": [], "upcoming": [], "rechecked": []}
     protocol = compiled_version(version)
-    state = fold(protocol, episode, [engine_event(r) for r in active(rows)], until=on)
+    state, later = rechecked(protocol, episode, rows, on)
     found = compliance_of(state, on)
     return {
         "on": on,
         "overdue": [_item(i) for i in found.overdue],
         "upcoming": [_item(i) for i in found.upcoming],
+        "rechecked": later,
     }
 
 
@@ -741,6 +753,6 @@ def episode_compliance(clinic_id: int, ref: str) -> dict[str, Any]:
     episode = episode_for(clinic_id, ref, "episode.compliance")
     tz = zone(_clinic(clinic_id).timezone)
     version = db.session.get(ProtocolVersion, episode.protocol_version_id)
-    found = _compliance(episode, version, event_facts(episode.id), today(tz))
+    found = _compliance(episode, version, judged_facts(episode.id), today(tz))
     record("episode.compliance", "episode", episode.ref)
     return {"id": episode.ref, "status": episode.status, **found}

@@ -36,6 +36,40 @@ REASON_LABELS = {
 }
 Labels = Mapping[str, Mapping[str, str]]
 
+# What an upcoming duty says: when it is due, never that it is late (the rules' own messages
+# are written for the overdue case). By the event that meets the duty.
+_NEXT = {"ru": "допустимая отсрочка до", "kk": "қосымша мерзім", "en": "grace until"}
+UPCOMING = {
+    event: {
+        "ru": f"{what['ru']} — до {{due}} ({_NEXT['ru']} {{grace_until}}).",
+        "kk": f"{what['kk']} — {{due}} дейін ({_NEXT['kk']} {{grace_until}} дейін).",
+        "en": f"{what['en']} due on {{due}} ({_NEXT['en']} {{grace_until}}).",
+    }
+    for event, what in {
+        "visit": {"ru": "Следующий визит", "kk": "Келесі келу", "en": "Next visit"},
+        "screen": {
+            "ru": "Следующий анализ на наркотики",
+            "kk": "Келесі есірткіге талдау",
+            "en": "Next drug screen",
+        },
+        "review": {
+            "ru": "Следующий клинический осмотр",
+            "kk": "Келесі клиникалық қарап-тексеру",
+            "en": "Next clinical review",
+        },
+        "assessment": {
+            "ru": "Следующая оценка результатов",
+            "kk": "Келесі нәтиже бағалауы",
+            "en": "Next outcome assessment",
+        },
+    }.items()
+}
+UPCOMING["stage_change"] = {
+    "ru": "Этап «{stage}» может длиться до {due}.",
+    "kk": "«{stage}» кезеңі {due} дейін созыла алады.",
+    "en": "The {stage} stage may last until {due}.",
+}
+
 
 def _detail(value: Any) -> Any:
     if isinstance(value, date):
@@ -76,6 +110,14 @@ class Rule:
         }
         return Violation(self.id, self.severity, message, {k: _detail(v) for k, v in raw.items()})
 
+    def notice(self, template: Mapping[str, str], **details: Any) -> dict[str, str]:
+        """Return another text about this rule (not its violation), filled like its message."""
+        raw = {**self.params, **details}
+        return {
+            lang: render(template[lang], {k: _shown(v, self.labels, lang) for k, v in raw.items()})
+            for lang in LANGUAGES
+        }
+
 
 def make_rule(raw: Mapping[str, Any], kind: str, default: str = "error", **params: Any) -> Rule:
     """Build a Rule from its document object."""
@@ -99,6 +141,7 @@ class Medication:
     unit: str
     rule: Rule
     first_dose: Limit | None
+    first_day: Limit | None  # the day's total on the episode's first dosing day of it
     daily: Limit | None
     per_day: Limit | None
     per_week: Limit | None
@@ -107,6 +150,24 @@ class Medication:
     floor: float  # the range's minimum, else 0
     step_day: float  # max_increase_per_day, inf when absent
     step_week: float  # max_increase_per_week, inf when absent
+
+
+@dataclass(frozen=True, slots=True)
+class MissedDose:
+    """What the first dosing day after `after` or more days without the medication allows.
+
+    `share` caps the day's total at that part of the last dosing day's total, `value` at an
+    amount; `review` needs a review recorded since the last dose; `reinduce` holds the
+    induction limits (first dose, first day's total) that apply again.
+    """
+
+    rule: Rule
+    medication: str
+    after: int
+    share: float | None
+    value: float | None
+    review: bool
+    reinduce: Medication | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +241,8 @@ class CompiledProtocol:
     clocks: tuple[Clock, ...]
     clocks_by_event: Mapping[str, tuple[int, ...]]
     take_home: TakeHome | None
+    missed: Mapping[str, tuple[MissedDose, ...]]  # by medication, longest gap first
+    missed_after: Mapping[str, int]  # by medication, the shortest gap that a rule covers
     discharge: Rule
     reasons: frozenset[str]
     exit_rule: Rule | None
@@ -209,6 +272,7 @@ def _medication(raw: Mapping[str, Any]) -> Medication:
         unit=raw["unit"],
         rule=make_rule(raw, "medication", medication=raw["medication"], expected=raw["unit"]),
         first_dose=_limit(raw.get("first_dose_max"), "first_dose_max"),
+        first_day=_limit(raw.get("first_day_max"), "first_day_max"),
         daily=_limit(raw.get("daily_max"), "daily_max"),
         per_day=_limit(raw.get("max_increase_per_day"), "max_increase_per_day"),
         per_week=_limit(raw.get("max_increase_per_week"), "max_increase_per_week"),
@@ -288,6 +352,35 @@ def _take_home(raw: Mapping[str, Any] | None) -> TakeHome | None:
     )
 
 
+def _missed_doses(
+    doc: Mapping[str, Any], stages: Mapping[str, Stage]
+) -> dict[str, tuple[MissedDose, ...]]:
+    by_medication: dict[str, list[MissedDose]] = {}
+    for raw in doc.get("missed_doses", []):
+        name, stage = raw["medication"], raw.get("reinduce")
+        reinduce = stages[stage].medications[name] if stage else None
+        params: dict[str, Any] = {
+            "medication": name,
+            "after_days": raw["after_days"],
+            "max_percent": raw.get("max_percent", "—"),
+            "max_value": raw.get("max_value", "—"),
+            "stage": stage or "—",
+        }
+        if reinduce is not None and reinduce.first_dose is not None:
+            params["first_dose"] = reinduce.first_dose.value
+        share = raw["max_percent"] / 100 if "max_percent" in raw else None
+        rule = make_rule(raw, "missed_doses", **params)
+        missed = MissedDose(
+            rule, name, raw["after_days"], share, raw.get("max_value"), raw.get("review", False),
+            reinduce,
+        )  # fmt: skip
+        by_medication.setdefault(name, []).append(missed)
+    return {
+        name: tuple(sorted(rules, key=lambda m: m.after, reverse=True))
+        for name, rules in by_medication.items()
+    }
+
+
 def _exclusion(raw: Mapping[str, Any]) -> Exclusion:
     exact, categories = compile_patterns(raw.get("codes", []))
     rule = make_rule(raw, "exclusion", codes=raw.get("codes", ()), condition=raw.get("condition"))
@@ -301,10 +394,11 @@ def _all_rules(compiled: CompiledProtocol) -> dict[str, Rule]:
     rules += [compiled.min_age.rule] if compiled.min_age else []
     if compiled.take_home:
         rules += [compiled.take_home.rule, *(b.rule for b in compiled.take_home.bands)]
+    rules += [m.rule for missed in compiled.missed.values() for m in missed]
     for stage in compiled.stages.values():
         rules += [stage.transition] + ([stage.duration] if stage.duration else [])
         for med in stage.medications.values():
-            limits = (med.first_dose, med.daily, med.per_day, med.per_week)
+            limits = (med.first_dose, med.first_day, med.daily, med.per_day, med.per_week)
             rules += [med.rule, *(lim.rule for lim in limits if lim)]
             rules += [med.range[2]] if med.range else []
     return {rule.id: rule for rule in rules}
@@ -329,12 +423,14 @@ def _build(doc: Mapping[str, Any]) -> CompiledProtocol:
     discharge = doc["discharge"]
     reasons = frozenset(discharge["reasons"])
     clocks = _clocks(doc)
+    stages = {s["id"]: _stage(s) for s in doc["stages"]}
+    missed = _missed_doses(doc, stages)
     compiled = CompiledProtocol(
         key=doc["key"],
         version=doc["version"],
         document=doc,
         initial_stage=doc["initial_stage"],
-        stages={s["id"]: _stage(s) for s in doc["stages"]},
+        stages=stages,
         unlisted=make_rule(doc["unlisted_medication"], "unlisted_medication"),
         clocks=tuple(clocks),
         clocks_by_event={
@@ -342,6 +438,8 @@ def _build(doc: Mapping[str, Any]) -> CompiledProtocol:
             for event in {c.event for c in clocks}
         },
         take_home=_take_home(doc.get("take_home")),
+        missed=missed,
+        missed_after={name: rules[-1].after for name, rules in missed.items()},
         discharge=make_rule(discharge, "discharge_reason", allowed=reasons),
         reasons=reasons,
         exit_rule=make_rule(at_exit, "exit_assessment", within_days=at_exit["within_days"])

@@ -4,7 +4,7 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-from registry.protocols.compiled import CompiledProtocol, Rule, compile_protocol
+from registry.protocols.compiled import UPCOMING, CompiledProtocol, Rule, compile_protocol
 from registry.protocols.icd10 import matches, normalise
 from registry.protocols.model import (
     Compliance,
@@ -65,14 +65,15 @@ def compliance_of(state: EpisodeState, today: date) -> Compliance:
     for i, clock in enumerate(state.protocol.clocks):
         due = state.due(i)
         if due is not None:
-            item = _item(clock.rule, clock.event, due, clock.grace)
-            (overdue if day > due + clock.grace else upcoming).append(item)
+            late = day > due + clock.grace
+            item = _item(clock.rule, clock.event, due, clock.grace, late)
+            (overdue if late else upcoming).append(item)
     stage_due = state.stage_due()
     if stage_due is not None and state.stage.duration is not None:
-        rule = state.stage.duration
+        rule, late = state.stage.duration, day > stage_due
         days = day - state.stage_since
-        item = _item(rule, "stage_change", stage_due, 0, stage=state.stage.id, days=days)
-        (overdue if day > stage_due else upcoming).append(item)
+        item = _item(rule, "stage_change", stage_due, 0, late, stage=state.stage.id, days=days)
+        (overdue if late else upcoming).append(item)
     key = lambda item: (item.due, item.rule_id)  # noqa: E731
     return Compliance(sorted(overdue, key=key), sorted(upcoming, key=key))
 
@@ -94,9 +95,15 @@ def first_deadline(state: EpisodeState) -> date | None:
     return date.fromordinal(min(ends)) if ends else None
 
 
-def _item(rule: Rule, event: str, due: int, grace: int, **details: Any) -> ComplianceItem:
+def _item(
+    rule: Rule, event: str, due: int, grace: int, late: bool, **details: Any
+) -> ComplianceItem:
+    """Return a compliance item: a late one in the rule's words, an upcoming one as a due date."""
     due_date, until = date.fromordinal(due), date.fromordinal(due + grace)
-    message = rule.violation(due=due_date, grace_until=until, **details).message
+    if late:
+        message = rule.violation(due=due_date, grace_until=until, **details).message
+    else:
+        message = rule.notice(UPCOMING[event], due=due_date, grace_until=until, **details)
     return ComplianceItem(rule.id, event, due_date, until, message)
 
 

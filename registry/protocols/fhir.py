@@ -1,5 +1,6 @@
 """Export a protocol version as a FHIR R4 PlanDefinition (JSON-ready dict)."""
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,9 +23,22 @@ ROUTES = {  # SNOMED CT route of administration
 }
 
 
-def _fhir_id(text: str) -> str:
-    """Return text as a FHIR id: [A-Za-z0-9-.]{1,64}."""
-    return re.sub(r"[^A-Za-z0-9.-]", "-", text)[:64]
+FHIR_ID_MAX = 64
+_HASHED_PREFIX = FHIR_ID_MAX - 13  # room for "-" and 12 hex digits
+
+
+def fhir_id(text: str) -> str:
+    """Return a protocol id (stage, rule) as a FHIR id: [A-Za-z0-9-.]{1,64}, one per input.
+
+    Slugs and rule ids never contain "-", so replacing "_" by "-" keeps distinct ids distinct;
+    an id too long keeps a readable prefix and ends in a hash of the whole, not a cut that two
+    long ids could share.
+    """
+    found = re.sub(r"[^A-Za-z0-9.-]", "-", text)
+    if len(found) <= FHIR_ID_MAX:
+        return found
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return f"{found[:_HASHED_PREFIX]}-{digest}"
 
 
 def _quantity(value: float, unit: str) -> dict[str, Any]:
@@ -59,6 +73,7 @@ def _dosage_text(med: Mapping[str, Any]) -> str:
     unit, parts = med["unit"], [med["medication"]]
     labels = {
         "first_dose_max": "first dose at most",
+        "first_day_max": "first day's total at most",
         "daily_max": "daily total at most",
         "max_increase_per_day": "increase per day at most",
         "max_increase_per_week": "increase per week at most",
@@ -72,7 +87,7 @@ def _dosage_text(med: Mapping[str, Any]) -> str:
 def _activity(med: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:
     activity: dict[str, Any] = {
         "resourceType": "ActivityDefinition",
-        "id": _fhir_id(med["id"]),
+        "id": fhir_id(med["id"]),
         "status": STATUS[doc["status"]],
         "kind": "MedicationRequest",
         "title": med["medication"],
@@ -87,7 +102,7 @@ def _activity(med: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:
 def _stage_action(
     stage: Mapping[str, Any], contained: list[dict[str, Any]], doc: Mapping[str, Any]
 ) -> dict[str, Any]:
-    action: dict[str, Any] = {"id": stage["id"], "title": stage["name"]["en"]}
+    action: dict[str, Any] = {"id": fhir_id(stage["id"]), "title": stage["name"]["en"]}
     duration = stage.get("duration")
     if duration and ("min_days" in duration or "max_days" in duration):
         timing = {}
@@ -99,17 +114,17 @@ def _stage_action(
     targets = stage["transitions"]["to"]
     if targets:
         action["relatedAction"] = [
-            {"actionId": target, "relationship": "before-start"} for target in targets
+            {"actionId": fhir_id(target), "relationship": "before-start"} for target in targets
         ]
     children = []
     for med in stage.get("medications", []):
         contained.append(_activity(med, doc))
         children.append(
             {
-                "id": _fhir_id(med["id"]),
+                "id": fhir_id(med["id"]),
                 "title": med["medication"],
                 "description": _dosage_text(med),
-                "definitionCanonical": f"#{_fhir_id(med['id'])}",
+                "definitionCanonical": f"#{fhir_id(med['id'])}",
             }
         )
     if children:
@@ -120,7 +135,7 @@ def _stage_action(
 def _repeat(rule_id: str, title: str, every: int, description: str) -> dict[str, Any]:
     timing = {"repeat": {"frequency": 1, "period": every, "periodUnit": "d"}}
     return {
-        "id": _fhir_id(rule_id),
+        "id": fhir_id(rule_id),
         "title": title,
         "description": description,
         "timingTiming": timing,
@@ -140,7 +155,7 @@ def _required_actions(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         rule = assessments["at_start"]
         actions.append(
             {
-                "id": _fhir_id(rule["id"]),
+                "id": fhir_id(rule["id"]),
                 "title": f"{instrument} at start",
                 "timingRange": {"low": _days(0), "high": _days(rule["within_days"])},
             }
@@ -153,7 +168,7 @@ def _required_actions(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         rule = assessments["at_exit"]
         actions.append(
             {
-                "id": _fhir_id(rule["id"]),
+                "id": fhir_id(rule["id"]),
                 "title": f"{instrument} at exit",
                 "description": f"within {rule['within_days']} days before discharge",
             }
@@ -173,12 +188,12 @@ def _take_home_action(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         per = band.get("per_days", 7)
         bands.append(
             {
-                "id": _fhir_id(band["id"]),
+                "id": fhir_id(band["id"]),
                 "title": f"up to {band['max_doses']} take-home doses per {per} days",
                 "timingRange": timing,
             }
         )
-    return [{"id": _fhir_id(take_home["id"]), "title": "Take-home doses", "action": bands}]
+    return [{"id": fhir_id(take_home["id"]), "title": "Take-home doses", "action": bands}]
 
 
 def _code_test(pattern: str) -> str:
@@ -215,7 +230,7 @@ def _eligibility(doc: Mapping[str, Any]) -> dict[str, Any]:
             }
         )
     return {
-        "id": _fhir_id(eligibility["diagnoses"]["id"]),
+        "id": fhir_id(eligibility["diagnoses"]["id"]),
         "title": "Eligibility",
         "condition": condition,
     }
@@ -227,7 +242,7 @@ def to_plan_definition(doc: Mapping[str, Any], base: str = DEFAULT_BASE) -> dict
     stages = [_stage_action(stage, contained, doc) for stage in doc["stages"]]
     plan: dict[str, Any] = {
         "resourceType": "PlanDefinition",
-        "id": _fhir_id(f"{doc['key']}-{doc['version']}"),
+        "id": fhir_id(f"{doc['key']}-{doc['version']}"),
         "url": f"{base}/PlanDefinition/{doc['key']}",
         "identifier": [{"system": f"{base}/protocol", "value": doc["key"]}],
         "version": str(doc["version"]),

@@ -240,9 +240,10 @@ def approve(key: str, n: int, approver_id: int) -> ProtocolVersion:
     return version
 
 
-def _retire(version: ProtocolVersion) -> None:
+def _retire(version: ProtocolVersion, by: int | None = None) -> None:
     version.status = Status.RETIRED
     version.retired_at = clock.now()
+    version.retired_by_id = by
     db.session.flush()
     record("protocol.retire", OBJECT, version.label)
 
@@ -265,12 +266,50 @@ def publish(key: str, n: int) -> ProtocolVersion:
     return version
 
 
-def retire(key: str, n: int) -> ProtocolVersion:
-    """Retire the active version; episodes pinned to it keep it."""
+def request_retirement(key: str, n: int, requester_id: int) -> ProtocolVersion:
+    """Ask for the active version to be retired; another administrator then retires it."""
     version = _version(key, n, lock=True)
     if version.status != Status.ACTIVE:
         raise Conflict(f"only the active version can be retired; this one is {version.status}")
-    _retire(version)
+    if version.retire_requested_by_id is None:
+        version.retire_requested_by_id = requester_id
+        version.retire_requested_at = clock.now()
+        db.session.flush()
+        record("protocol.retire_request", OBJECT, version.label)
+    return version
+
+
+def retire(
+    key: str, n: int, retirer_id: int, *, open_episodes: int, confirmed: bool
+) -> ProtocolVersion:
+    """Retire the active version on a second administrator's word; episodes pinned keep it.
+
+    Retiring it leaves the protocol without an active version, so no new episode can open
+    under it: while `open_episodes` (of any version of the key) shows the protocol in use,
+    that needs the retirer's explicit confirmation.
+    """
+    version = _version(key, n, lock=True)
+    if version.status != Status.ACTIVE:
+        raise Conflict(f"only the active version can be retired; this one is {version.status}")
+    if version.retire_requested_by_id is None:
+        raise Conflict(
+            "request the retirement first; a second protocol administrator then retires",
+            audit=AuditNote("protocol.retire", OBJECT, version.label),
+        )
+    if version.retire_requested_by_id == retirer_id:
+        raise Forbidden(
+            "a retirement must be confirmed by another protocol administrator than its requester",
+            audit=AuditNote("protocol.retire", OBJECT, version.label),
+        )
+    if open_episodes and not confirmed:
+        raise Conflict(
+            "this is the protocol's only active version and the protocol is in use: once it is "
+            "retired no new episode can open under it until a version is published; confirm "
+            "with confirm_no_active_version",
+            audit=AuditNote("protocol.retire", OBJECT, version.label),
+            extra={"open_episodes": open_episodes},
+        )
+    _retire(version, by=retirer_id)
     return version
 
 

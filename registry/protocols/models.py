@@ -82,6 +82,11 @@ class ProtocolVersion(db.Model):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Retiring takes two protocol administrators, as publishing does: one requests, another
+    # retires. Both stay on the row once it is retired.
+    retire_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    retire_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     protocol: Mapped[Protocol] = relationship(back_populates="versions", lazy="joined")
 

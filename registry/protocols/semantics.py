@@ -93,6 +93,8 @@ def _durations(doc: dict) -> Iterator[Problem]:
 def _limit_pairs(med: dict) -> Iterator[tuple[str, str, str]]:
     """Yield (lower, upper, message) pairs of limits that must be ordered."""
     yield "first_dose_max", "daily_max", "first dose maximum is above the daily maximum"
+    yield "first_dose_max", "first_day_max", "first dose maximum is above the first day's maximum"
+    yield "first_day_max", "daily_max", "first day's maximum is above the daily maximum"
     yield "dose_range.min", "dose_range.max", "dose range minimum is above its maximum"
     yield "dose_range.max", "daily_max", "dose range maximum is above the daily maximum"
     yield (
@@ -193,6 +195,48 @@ def _exit_reasons(doc: dict) -> Iterator[Problem]:
                 yield Problem(path, f"{reason!r} is not an allowed discharge reason")
 
 
+_MISSED_ACTIONS = ("max_percent", "max_value", "reinduce")
+
+
+def _stage_medications(doc: dict) -> dict[str, dict[str, dict]]:
+    """Return {stage id: {medication: its entry}} for the well-formed stages."""
+    return {
+        stage["id"]: {m.get("medication"): m for _, m in _items(stage.get("medications"))}
+        for _, stage in _items(doc.get("stages"))
+        if isinstance(stage.get("id"), str)
+    }
+
+
+def _missed_dose_problems(doc: dict) -> Iterator[Problem]:
+    stages = _stage_medications(doc)
+    given = {name for meds in stages.values() for name in meds}
+    seen: set[tuple[Any, Any]] = set()
+    for i, rule in _items(doc.get("missed_doses")):
+        path = ["missed_doses", i]
+        medication, after = rule.get("medication"), rule.get("after_days")
+        if isinstance(medication, str) and medication not in given:
+            message = f"medication {medication!r} is not given in any stage"
+            yield Problem(pointer([*path, "medication"]), message)
+        if (medication, after) in seen:
+            message = f"another missed-dose rule of {medication!r} starts after {after} days"
+            yield Problem(pointer([*path, "after_days"]), message)
+        seen.add((medication, after))
+        if not any(key in rule for key in _MISSED_ACTIONS) and rule.get("review") is not True:
+            message = "a missed-dose rule needs max_percent, max_value, review: true or reinduce"
+            yield Problem(pointer(path), message)
+        stage = rule.get("reinduce")
+        if not isinstance(stage, str):
+            continue
+        if stage not in stages:
+            yield Problem(pointer([*path, "reinduce"]), f"unknown stage {stage!r}")
+        elif medication not in stages[stage]:
+            message = f"stage {stage!r} does not give {medication!r}"
+            yield Problem(pointer([*path, "reinduce"]), message)
+        elif not {"first_dose_max", "first_day_max"} & set(stages[stage][medication]):
+            message = f"stage {stage!r} sets no first_dose_max or first_day_max to restart at"
+            yield Problem(pointer([*path, "reinduce"]), message)
+
+
 CHECKS = (
     _duplicate_ids,
     _stage_references,
@@ -201,6 +245,7 @@ CHECKS = (
     _band_problems,
     _code_problems,
     _exit_reasons,
+    _missed_dose_problems,
 )
 
 

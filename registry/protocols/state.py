@@ -2,23 +2,31 @@
 
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
-from registry.protocols.compiled import Clock, CompiledProtocol, Medication
+from registry.protocols.compiled import Clock, CompiledProtocol, Medication, MissedDose
 from registry.protocols.model import Event, Violation
 
 NEVER = 10**9
 CHECK, APPLY_IF_OK, APPLY = 0, 1, 2
 WEEK = 7
+# Events that mean the patient came: the days with any of them count as days in treatment.
+ATTENDED = frozenset({"dose", "visit", "screen", "review", "assessment", "take_home"})
 
 
 class DoseTrack:
     """Daily totals of one medication, with a sliding minimum over the previous 6 days."""
 
-    __slots__ = ("cap", "cap_day", "cap_for", "day", "floor", "prev", "total", "window")
+    __slots__ = (
+        "cap", "cap_day", "cap_for", "day", "floor", "gap", "prev", "start", "total", "window",
+    )  # fmt: skip
 
     def __init__(self) -> None:
+        self.start: int | None = None  # the first dosing day in the episode
+        # (day, days missed, last dosing day before) of the latest first dose after a gap that
+        # a missed-dose rule covers: the rest of that day is held to the same rule.
+        self.gap: tuple[int, int, int] | None = None
         self.day: int | None = None  # the latest dosing day
         self.total = 0.0  # running total on that day
         self.prev: float | None = None  # total of the dosing day before it
@@ -34,6 +42,8 @@ class DoseTrack:
         cap, floor = float("inf"), 0.0
         if med.daily is not None:
             cap = med.daily.value
+        if med.first_day is not None and self.start == day and med.first_day.value < cap:
+            cap = med.first_day.value
         if med.per_day is not None:
             prev = self.previous_total(day)
             if prev is not None and prev + med.per_day.value < cap:
@@ -67,6 +77,8 @@ class DoseTrack:
         if day == self.day:
             self.total += amount
             return
+        if self.start is None:
+            self.start = day
         if self.day is not None:
             window, total = self.window, self.total
             while window and window[-1][1] >= total:
@@ -87,6 +99,9 @@ class EpisodeState:
         "_since",
         "admission",
         "alarm",
+        "attended",
+        "attended_last",
+        "covered_until",
         "discharged",
         "last",
         "protocol",
@@ -95,6 +110,8 @@ class EpisodeState:
         "take_homes",
         "tracks",
     )
+    # Stored snapshots of another format are not restored (the episode is folded again).
+    SNAPSHOT_FORMAT = 2
 
     def __init__(self, protocol: CompiledProtocol, admission: date, stage: str | None = None):
         self.protocol = protocol
@@ -108,6 +125,12 @@ class EpisodeState:
         self.last: dict[str, int] = {}
         self.tracks: dict[str, DoseTrack] = {}
         self.take_homes: deque[tuple[int, int]] = deque()
+        # Days the patient attended (a dose, visit, screen, review, assessment or take-home):
+        # take-home eligibility counts these, not calendar days (42 CFR 8.12(i)).
+        self.attended = 0
+        self.attended_last: int | None = None
+        # The last day that take-home doses of the take-home medication cover.
+        self.covered_until: int | None = None
         self._since = [self.admission if self._applies(c) else None for c in protocol.clocks]
         self._deadlines = [NEVER] * len(protocol.clocks)
         self._handlers = {
@@ -125,31 +148,46 @@ class EpisodeState:
         whole history again. Cached dose bounds are left out: they are recomputed on demand.
         """
         return {
+            "format": self.SNAPSHOT_FORMAT,
             "admission": self.admission,
             "stage": self.stage.id,
             "stage_since": self.stage_since,
             "discharged": self.discharged,
             "last": dict(self.last),
             "tracks": {
-                name: [t.day, t.total, t.prev, [list(pair) for pair in t.window]]
+                name: [
+                    t.day,
+                    t.total,
+                    t.prev,
+                    [list(pair) for pair in t.window],
+                    t.start,
+                    list(t.gap) if t.gap else None,
+                ]
                 for name, t in self.tracks.items()
             },
             "take_homes": [list(pair) for pair in self.take_homes],
             "since": list(self._since),
+            "attended": [self.attended, self.attended_last],
+            "covered_until": self.covered_until,
         }
 
     @classmethod
     def restore(cls, protocol: CompiledProtocol, data: dict) -> "EpisodeState":
-        """Rebuild a state from snapshot() data taken under this protocol."""
+        """Rebuild a state from snapshot() data taken under this protocol (and format)."""
+        if data.get("format") != cls.SNAPSHOT_FORMAT:
+            raise ValueError("a snapshot of another format")
         state = cls(protocol, date.fromordinal(data["admission"]), data["stage"])
         state.stage_since = data["stage_since"]
         state.discharged = data["discharged"]
         state.last = dict(data["last"])
-        for name, (day, total, prev, window) in data["tracks"].items():
+        for name, (day, total, prev, window, start, gap) in data["tracks"].items():
             track = state.tracks[name] = DoseTrack()
-            track.day, track.total, track.prev = day, total, prev
+            track.day, track.total, track.prev, track.start = day, total, prev, start
+            track.gap = tuple(gap) if gap else None  # type: ignore[assignment]
             track.window = deque((d, t) for d, t in window)
         state.take_homes = deque((d, n) for d, n in data["take_homes"])
+        state.attended, state.attended_last = data["attended"]
+        state.covered_until = data["covered_until"]
         state._since = list(data["since"])
         state.alarm = state._next_alarm(range(len(protocol.clocks)))
         return state
@@ -163,6 +201,25 @@ class EpisodeState:
             self._run(event, APPLY, notices=False)
         return self
 
+    def fold_checking(
+        self, events: Sequence[Event], positions: Collection[int]
+    ) -> dict[int, list[Violation]]:
+        """Fold events as fold() does; return the own violations of those at `positions`.
+
+        Each is judged against every event before it, as it would be if recorded now: this is
+        how events recorded before a backdated one are checked again.
+        """
+        found: dict[int, list[Violation]] = {}
+        for i, event in enumerate(events):
+            quick = event.type == "dose" and event.day <= self.alarm and self._quick_dose(event)
+            if not quick:
+                out = self._run(event, APPLY, notices=False)
+                if i in positions:
+                    found[i] = out
+            elif i in positions:
+                found[i] = []
+        return found
+
     def check(self, event: Event) -> list[Violation]:
         """Return the violations event would cause, without changing the state."""
         return self._run(event, CHECK)
@@ -172,6 +229,11 @@ class EpisodeState:
         if event.type == "dose" and event.day <= self.alarm and self._quick_dose(event):
             return []
         return self._run(event, APPLY if force else APPLY_IF_OK)
+
+    def _attend(self, day: int) -> None:
+        if day != self.attended_last:
+            self.attended += 1
+            self.attended_last = day
 
     def _quick_dose(self, event: Event) -> bool:
         """Fold a dose that breaks no rule in few steps; return False to take the full path."""
@@ -186,9 +248,19 @@ class EpisodeState:
         day, amount = event.day, payload["amount"]
         if track.day == day:
             total = track.total + amount
-            if track.cap_day == day and track.cap_for is med and track.floor <= total <= track.cap:
+            if (
+                track.cap_day == day
+                and track.cap_for is med
+                and track.floor <= total <= track.cap
+                and not (track.gap and track.gap[0] == day)
+            ):
                 track.total = total
                 return True
+            return False
+        # Days missed counted from the last dose alone are at least those counted with take-home
+        # doses: below the shortest gap a missed-dose rule covers, no rule applies.
+        after = self.protocol.missed_after.get(name)
+        if after is not None and day - track.day > after and self._gap(name, track, day):  # type: ignore[operator]
             return False
         # A new dosing day: the previous day's total is final; compute the day's bounds.
         prev = track.total
@@ -216,6 +288,9 @@ class EpisodeState:
         while window and window[0][0] < low_day:
             window.popleft()
         track.prev, track.day, track.total = prev, day, amount
+        if day != self.attended_last:
+            self.attended += 1
+            self.attended_last = day
         return True
 
     def _run(self, event: Event, mode: int, notices: bool = True) -> list[Violation]:
@@ -228,6 +303,8 @@ class EpisodeState:
             handler(event, day, mode, out)
         elif mode:
             self.last[event.type] = day
+            if event.type in ATTENDED:
+                self._attend(day)
             watching = self.protocol.clocks_by_event.get(event.type)
             if watching:
                 self.alarm = self._next_alarm(watching)
@@ -237,31 +314,107 @@ class EpisodeState:
     def _blocked(out: list[Violation], mode: int) -> bool:
         return mode == CHECK or (mode == APPLY_IF_OK and any(v.severity == "error" for v in out))
 
+    def _gap(self, name: str, track: DoseTrack, day: int) -> tuple[MissedDose, int, int] | None:
+        """Return the missed-dose rule a dose on day falls under, the days missed and the last
+        dosing day before them; None when no rule covers the gap.
+        """
+        rules = self.protocol.missed.get(name)
+        if not rules or track.day is None:
+            return None
+        if track.gap is not None and track.gap[0] == day:
+            _, missed, last = track.gap
+        elif track.day == day:
+            return None
+        else:
+            last, covered = track.day, track.day
+            take_home = self.protocol.take_home
+            if take_home is not None and take_home.medication == name and self.covered_until:
+                covered = max(covered, self.covered_until)
+            missed = day - covered - 1
+        for rule in rules:  # longest gap first
+            if missed >= rule.after:
+                return rule, missed, last
+        return None
+
     def _dose(self, event: Event, day: int, mode: int, out: list[Violation]) -> None:
         payload = event.payload
         name, amount = payload["medication"], payload["amount"]
         med = self.stage.medications.get(name)
         track = self.tracks.get(name)
-        if track is not None and med is not None and payload.get("unit", med.unit) == med.unit:
+        gap = self._gap(name, track, day) if track is not None else None
+        if (
+            gap is None
+            and track is not None
+            and med is not None
+            and payload.get("unit", med.unit) == med.unit
+        ):
             if track.cap_day != day or track.cap_for is not med:
                 track.set_cap(med, day)
             total = amount + track.total if track.day == day else amount
             if track.floor <= total <= track.cap:  # the usual case: nothing to report
                 if mode:
                     track.add(day, amount)
+                    self._attend(day)
                 return
         if med is None:
             out.append(self.protocol.unlisted.violation(medication=name, stage=self.stage.id))
         else:
             if payload.get("unit", med.unit) != med.unit:
                 out.append(med.rule.violation(unit=payload.get("unit")))
-            track = self.tracks.get(name)
             self._dose_limits(med, track, day, amount, out)
+        if gap is not None and track is not None:
+            self._missed_limits(gap, track, day, amount, out)
         if not self._blocked(out, mode):
-            track = self.tracks.get(name)
             if track is None:
                 track = self.tracks[name] = DoseTrack()
+            if gap is not None and track.day != day:
+                track.gap = (day, gap[1], gap[2])
             track.add(day, amount)
+            self._attend(day)
+
+    def _missed_limits(
+        self,
+        gap: tuple[MissedDose, int, int],
+        track: DoseTrack,
+        day: int,
+        amount: float,
+        out: list[Violation],
+    ) -> None:
+        """Hold the first dosing day after missed doses to the rule that covers the gap.
+
+        The day's total is capped by the rule (a share of the last dosing day's total, an
+        amount, the induction stage's first-day and daily limits) on top of the stage's own
+        limits, which still apply; a re-induction also caps the day's first dose; a review
+        must have been recorded since the last dose when the rule asks for one.
+        """
+        rule, missed, last = gap
+        first_of_day = track.day != day
+        total = amount if first_of_day else track.total + amount
+        limit = float("inf")
+        first_dose = None
+        if rule.reinduce is not None:
+            induction = rule.reinduce
+            first_dose = induction.first_dose.value if induction.first_dose else None
+            for cap in (induction.first_day, induction.daily):
+                if cap is not None and cap.value < limit:
+                    limit = cap.value
+        base = track.total if first_of_day else track.previous_total(day)
+        if rule.share is not None and base is not None and base * rule.share < limit:
+            limit = base * rule.share
+        if rule.value is not None and rule.value < limit:
+            limit = rule.value
+        review = self.last.get("review")
+        unreviewed = rule.review and (review is None or review <= last)
+        too_much_at_once = first_of_day and first_dose is not None and amount > first_dose
+        if total > limit or too_much_at_once or unreviewed:
+            out.append(
+                rule.rule.violation(
+                    missed_days=missed,
+                    value=amount if too_much_at_once and total <= limit else total,
+                    limit=limit if limit != float("inf") else "—",
+                    reviewed=not unreviewed,
+                )
+            )
 
     @staticmethod
     def _dose_limits(
@@ -270,6 +423,9 @@ class EpisodeState:
         total = amount + track.total if track is not None and track.day == day else amount
         if med.first_dose is not None and track is None and amount > med.first_dose.value:
             out.append(med.first_dose.rule.violation(value=amount))
+        first_day = track is None or track.start == day
+        if med.first_day is not None and first_day and total > med.first_day.value:
+            out.append(med.first_day.rule.violation(value=total))
         if med.daily is not None and total > med.daily.value:
             out.append(med.daily.rule.violation(value=total))
         if track is not None and med.per_day is not None:
@@ -290,14 +446,20 @@ class EpisodeState:
             medication = event.payload.get("medication", "")
             out.append(self.protocol.unlisted.violation(stage=self.stage.id, medication=medication))
             return
-        in_treatment = day - self.admission + 1
+        # Days attended, this one included: a gap in treatment earns no take-home doses.
+        in_treatment = self.attended + (0 if self.attended_last == day else 1)
         index = bisect_right(rules.starts, in_treatment) - 1
         band = rules.bands[index] if index >= 0 else None
         allowed_stage = rules.stages is None or self.stage.id in rules.stages
         medication = event.payload.get("medication", rules.medication)
         outside = band is None or in_treatment > band.end
+        calendar = day - self.admission + 1
         if outside or not allowed_stage or medication != rules.medication:
-            out.append(rules.rule.violation(day_in_treatment=in_treatment, stage=self.stage.id))
+            out.append(
+                rules.rule.violation(
+                    day_in_treatment=in_treatment, calendar_day=calendar, stage=self.stage.id
+                )
+            )
         else:
             start = day - band.per_days + 1
             given = sum(n for d, n in self.take_homes if d >= start)
@@ -307,6 +469,8 @@ class EpisodeState:
             self.take_homes.append((day, doses))
             while self.take_homes[0][0] <= day - rules.window:
                 self.take_homes.popleft()
+            self.covered_until = max(self.covered_until or day, day + doses)
+            self._attend(day)
 
     def _stage_change(self, event: Event, day: int, mode: int, out: list[Violation]) -> None:
         target = event.payload.get("to")

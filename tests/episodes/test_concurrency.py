@@ -74,15 +74,16 @@ def test_concurrent_doses_on_one_episode_stay_within_the_daily_maximum(fresh_app
         [lambda: fresh_app.test_client().post(url, headers=headers, json=body)] * THREADS
     )
     statuses = sorted(a.status_code for a in answers)
-    # Induction allows 60 mg a day: exactly six 10 mg doses pass, the rest break daily_max.
-    assert statuses == [201] * 6 + [422] * (THREADS - 6), [a.json for a in answers]
+    # Induction allows 40 mg on the first day: exactly four 10 mg doses pass, the rest break
+    # first_day_max.
+    assert statuses == [201] * 4 + [422] * (THREADS - 4), [a.json for a in answers]
     refused = [a.json for a in answers if a.status_code == 422]
     assert {v["rule_id"] for r in refused for v in r["violations"]} == {
-        "methadone.induction.daily_max"
+        "methadone.induction.first_day_max"
     }
     with fresh_app.app_context():
         amounts = db.session.execute(select(EpisodeEvent.payload)).scalars().all()
-    assert sum(p["amount"] for p in amounts) == 60
+    assert sum(p["amount"] for p in amounts) == 40
 
 
 def test_concurrent_oat_openings_at_two_clinics_admit_one(fresh_app):
@@ -117,12 +118,12 @@ def test_an_event_stored_between_the_check_and_the_write_is_checked_against(fres
     ]
     url = f"/api/v1/episodes/{_open(client, headers, pseudonym).json['id']}/events"
     body = {"type": "dose", "payload": {"medication": "methadone", "amount": 10, "unit": "mg"}}
-    for _ in range(5):  # 50 mg today; induction allows 60
+    for _ in range(3):  # 30 mg today; induction allows 40 on the first day
         assert client.post(url, headers=headers, json=body).status_code == 201
     unchanged_since = services._unchanged_since
 
     def another_dose_lands_first(plan):
-        # The request checked its dose against 50 mg; another one is stored before it writes.
+        # The request checked its dose against 30 mg; another one is stored before it writes.
         monkeypatch.setattr(services, "_unchanged_since", unchanged_since)
         assert fresh_app.test_client().post(url, headers=headers, json=body).status_code == 201
         return unchanged_since(plan)
@@ -130,7 +131,7 @@ def test_an_event_stored_between_the_check_and_the_write_is_checked_against(fres
     monkeypatch.setattr(services, "_unchanged_since", another_dose_lands_first)
     late = client.post(url, headers=headers, json=body)
     assert late.status_code == 422, late.json
-    assert {v["rule_id"] for v in late.json["violations"]} == {"methadone.induction.daily_max"}
+    assert {v["rule_id"] for v in late.json["violations"]} == {"methadone.induction.first_day_max"}
     with fresh_app.app_context():
         amounts = db.session.execute(select(EpisodeEvent.payload)).scalars().all()
-    assert sum(p["amount"] for p in amounts) == 60
+    assert sum(p["amount"] for p in amounts) == 40

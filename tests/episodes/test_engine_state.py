@@ -47,7 +47,7 @@ def test_a_valid_stored_state_decides_without_the_history(client, clinician, pat
     # Make the stored state say the doses were 40 mg on day 1 and 50 mg on day 4: 55 mg on day 5
     # is then within every limit, while the stored history (30, 30, 40 mg) would refuse it as
     # 15 mg more than the day before.
-    track = [day(4).toordinal(), 50, 40, [[day(1).toordinal(), 40]]]
+    track = [day(4).toordinal(), 50, 40, [[day(1).toordinal(), 40]], day(1).toordinal(), None]
     state = {**episode.engine_state["state"], "tracks": {"methadone": track}}
     episode.engine_state = {**episode.engine_state, "state": state}
     db.session.flush()

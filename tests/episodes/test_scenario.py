@@ -82,8 +82,13 @@ def test_methadone_episode_from_admission_to_discharge(
     listed = client.get("/api/v1/episodes?overdue=true", headers=headers).json
     assert [e["id"] for e in listed["items"]] == [ref]
 
+    # After 3 days without a dose (days 7-9) the day's total is at most half of the last
+    # dosing day's 60 mg (issue 21), whatever the overdue screen.
+    halved = dose(client, headers, ref, 10, 50)
+    assert halved.status_code == 422
+    assert halved.json["errors"] == {"payload.amount": ["methadone.missed_doses.3_days"]}
     # An overdue screen is a notice: the dose is still recorded.
-    dosed = dose(client, headers, ref, 10, 50)
+    dosed = dose(client, headers, ref, 10, 30)
     assert dosed.status_code == 201, dosed.json
     assert any(v["overdue"] for v in dosed.json["violations"])
 

@@ -181,7 +181,11 @@ def test_bad_events_name_the_field(client, session, methadone_episode, body, pat
     [
         (
             {**DOSE, "amount": 5000},
-            ["methadone.induction.first_dose_max", "methadone.induction.daily_max"],
+            [
+                "methadone.induction.first_dose_max",
+                "methadone.induction.first_day_max",
+                "methadone.induction.daily_max",
+            ],
         ),
         ({**DOSE, "unit": "ml"}, ["methadone.induction.methadone"]),
         ({**DOSE, "medication": "morphine"}, ["methadone.unlisted_medication"]),
@@ -305,9 +309,9 @@ def test_corrections_supersede_and_keep_both(client, methadone_episode):
         json={"type": "dose", "payload": {**DOSE, "amount": 25}, "supersedes": first["id"]},
     )
     assert fixed.status_code == 201, fixed.json
-    # The corrected 20 mg no longer counts: 25 + 35 = 60 is within the day's maximum.
+    # The corrected 20 mg no longer counts: 25 + 15 = 40 is within the first day's maximum.
     more = client.post(
-        url, headers=headers, json={"type": "dose", "payload": {**DOSE, "amount": 35}}
+        url, headers=headers, json={"type": "dose", "payload": {**DOSE, "amount": 15}}
     )
     assert more.status_code == 201, more.json
     again = client.post(

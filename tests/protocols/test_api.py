@@ -96,8 +96,14 @@ def test_an_active_version_cannot_be_edited(client, doc, author, active):
     assert answer.status_code == 409
 
 
-def test_a_retired_version_cannot_be_edited(client, doc, author, active):
-    ok(client.post(url(1, "retire"), headers=author[1]))
+def retire(client, requester, retirer, n: int = 1) -> dict:
+    """Retire version n: one administrator requests it, another retires."""
+    ok(client.post(url(n, "retirement-request"), headers=requester))
+    return ok(client.post(url(n, "retire"), headers=retirer))
+
+
+def test_a_retired_version_cannot_be_edited(client, doc, author, reviewer, active):
+    retire(client, author[1], reviewer[1])
     assert client.put(url(1), headers=author[1], json={"document": doc}).status_code == 409
 
 
@@ -116,7 +122,21 @@ def test_a_version_cannot_be_approved_twice(client, doc, author, reviewer, make_
 
 def test_a_draft_cannot_be_retired(client, doc, author):
     draft(client, author[1], doc)
+    assert client.post(url(1, "retirement-request"), headers=author[1]).status_code == 409
     assert client.post(url(1, "retire"), headers=author[1]).status_code == 409
+
+
+def test_a_version_not_in_use_is_retired_by_a_second_administrator_without_confirmation(
+    client, author, reviewer, active
+):
+    assert client.post(url(1, "retire"), headers=reviewer[1]).status_code == 409  # no request
+    requested = ok(client.post(url(1, "retirement-request"), headers=author[1]))
+    assert requested["retire_requested_by_id"] == author[0].id and requested["status"] == "active"
+    again = ok(client.post(url(1, "retirement-request"), headers=reviewer[1]))
+    assert again["retire_requested_by_id"] == author[0].id  # the first request stands
+    assert client.post(url(1, "retire"), headers=author[1]).status_code == 403
+    retired = ok(client.post(url(1, "retire"), headers=reviewer[1]))
+    assert retired["status"] == "retired" and retired["retired_by_id"] == reviewer[0].id
 
 
 def test_an_active_version_cannot_be_published_again(client, author, active):
@@ -160,8 +180,8 @@ def test_the_database_refuses_a_second_active_version(client, session, doc, auth
         session.flush()
 
 
-def test_a_retired_version_is_still_readable(client, clinician, author, active):
-    ok(client.post(url(1, "retire"), headers=author[1]))
+def test_a_retired_version_is_still_readable(client, clinician, author, reviewer, active):
+    retire(client, author[1], reviewer[1])
     assert ok(client.get(url(1), headers=clinician))["status"] == "retired"
 
 
@@ -262,6 +282,7 @@ ENDPOINTS = [
     ("put", f"{BASE}/{KEY}/versions/1"),
     ("post", f"{BASE}/{KEY}/versions/1/approve"),
     ("post", f"{BASE}/{KEY}/versions/1/publish"),
+    ("post", f"{BASE}/{KEY}/versions/1/retirement-request"),
     ("post", f"{BASE}/{KEY}/versions/1/retire"),
     ("get", f"{BASE}/{KEY}/diff?from=1&to=1"),
     ("get", f"{BASE}/{KEY}/versions/1/fhir"),
@@ -447,7 +468,7 @@ def test_every_lifecycle_step_is_audited(client, session, doc, author, reviewer)
     draft(client, author[1], doc)
     ok(client.post(url(2, "approve"), headers=reviewer[1]))
     ok(client.post(url(2, "publish"), headers=author[1]))
-    ok(client.post(url(2, "retire"), headers=author[1]))
+    retire(client, author[1], reviewer[1], n=2)
     v1, v2 = f"{KEY}/1", f"{KEY}/2"
     assert _entries(session, start) == [
         ("protocol.draft", "protocol_version", v1, a, "ok"),
@@ -458,7 +479,8 @@ def test_every_lifecycle_step_is_audited(client, session, doc, author, reviewer)
         ("protocol.approve", "protocol_version", v2, r, "ok"),
         ("protocol.retire", "protocol_version", v1, a, "ok"),
         ("protocol.publish", "protocol_version", v2, a, "ok"),
-        ("protocol.retire", "protocol_version", v2, a, "ok"),
+        ("protocol.retire_request", "protocol_version", v2, a, "ok"),
+        ("protocol.retire", "protocol_version", v2, r, "ok"),
     ]
 
 

@@ -272,12 +272,12 @@ def test_split_doses_add_up_to_the_daily_total(methadone_compiled):
     for event in weekly_induction(1):
         state.apply(event)
     assert state.apply(dose(0, 30)) == []
-    assert state.apply(dose(0, 15)) == []  # a top-up after observation
-    [violation] = state.check(dose(0, 20))
-    assert violation.rule_id == "methadone.induction.daily_max"
-    assert violation.details["value"] == 65
-    assert state.check(dose(0, 20)) == [violation]  # check() changes nothing
-    assert state.tracks["methadone"].total == 45
+    assert state.apply(dose(0, 10)) == []  # a top-up after observation
+    [violation] = state.check(dose(0, 15))
+    assert violation.rule_id == "methadone.induction.first_day_max"
+    assert violation.details["value"] == 55
+    assert state.check(dose(0, 15)) == [violation]  # check() changes nothing
+    assert state.tracks["methadone"].total == 40
 
 
 def test_messages_name_stages_and_reasons_in_each_language(methadone):
@@ -315,3 +315,34 @@ def test_first_deadline_is_the_earliest_grace_end_compliance_lists(methadone, ev
     found = compliance_of(state, day(41))
     ends = [item.grace_until for item in found.overdue + found.upcoming]
     assert first_deadline(state) == (min(ends) if ends else None)
+
+
+OVERDUE_WORDS = {"en": "overdue", "ru": "просроч", "kk": "мерзімі өтті"}
+
+
+@pytest.mark.parametrize("name", ["methadone_oat", "buprenorphine_oat", "alcohol_withdrawal"])
+def test_upcoming_items_say_when_they_are_due_never_that_they_are_late(name):
+    from registry.protocols.shipped import shipped_documents
+
+    doc = shipped_documents()[name]
+    diagnosis = doc["eligibility"]["diagnoses"]["codes"][0].replace("*", "2")
+    result = compliance(doc, EpisodeHistory(ADMISSION, diagnosis, []), ADMISSION)
+    assert result.upcoming
+    for item in result.upcoming:
+        for lang, word in OVERDUE_WORDS.items():
+            assert word not in item.message[lang].lower(), (item.rule_id, item.message[lang])
+        assert item.due.isoformat() in item.message["en"]
+        assert "{" not in "".join(item.message.values())
+
+
+def test_overdue_items_keep_the_rules_own_overdue_wording(methadone):
+    result = compliance(methadone, history(weekly_induction(1)), day(12))
+    [screen] = [i for i in result.overdue if i.rule_id == "methadone.screen.early"]
+    assert "overdue" in screen.message["en"] and "просрочен" in screen.message["ru"]
+
+
+def test_an_upcoming_stage_end_names_the_stage_and_its_last_day(methadone):
+    result = compliance(methadone, history(weekly_induction(1)), day(1))
+    [stage] = [i for i in result.upcoming if i.event_type == "stage_change"]
+    assert "Induction" in stage.message["en"] and day(21).isoformat() in stage.message["en"]
+    assert "Индукция" in stage.message["ru"]

@@ -199,3 +199,18 @@ def test_a_restored_snapshot_goes_on_exactly_like_the_folded_state(raw, later_ra
     assert [restored.due(i) for i in range(len(protocol.clocks))] == [
         folded.due(i) for i in range(len(protocol.clocks))
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(events_strategy)
+def test_fold_checking_judges_each_event_as_applying_it_in_turn_would(raw):
+    protocol = compile_protocol(METHADONE)
+    events = to_events(raw)
+    stepped = EpisodeState(protocol, ADMISSION)
+    expected = {
+        i: [v for v in stepped.apply(event, force=True) if not v.details.get("overdue")]
+        for i, event in enumerate(events)
+    }
+    checking = EpisodeState(protocol, ADMISSION)
+    assert checking.fold_checking(events, set(expected)) == expected
+    assert checking.snapshot() == stepped.snapshot()

@@ -127,7 +127,13 @@ def compliance(ref: str):
 def migrate(data, key: str):
     """Report which open episodes the new version finds in violation; apply unless dry_run."""
     report = migration.migrate(
-        key, data["from_version"], data["to_version"], g.user.id, dry_run=data["dry_run"]
+        key,
+        data["from_version"],
+        data["to_version"],
+        g.user.id,
+        dry_run=data["dry_run"],
+        exclude=frozenset(data["exclude"]),
+        skip_in_violation=data["skip_in_violation"],
     )
     db.session.commit()
     return report

@@ -338,6 +338,17 @@ class ComplianceItemSchema(Schema):
     message = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+class RecheckedSchema(Schema):
+    """A rule an event breaks since an earlier-dated event was recorded after it."""
+
+    event_type = fields.String()
+    day = fields.Date(metadata={"description": "the clinic day of the event checked again"})
+    rule_id = fields.String()
+    severity = fields.String()
+    message = fields.Dict(keys=fields.String(), values=fields.String())
+    details = fields.Dict()
+
+
 class ComplianceSchema(Schema):
     """Overdue and upcoming required events; overdue ones are notices, never a block."""
 
@@ -346,6 +357,13 @@ class ComplianceSchema(Schema):
     on = fields.Date()
     overdue = fields.List(fields.Nested(ComplianceItemSchema))
     upcoming = fields.List(fields.Nested(ComplianceItemSchema))
+    rechecked = fields.List(
+        fields.Nested(RecheckedSchema),
+        metadata={
+            "description": "rules that events break since a backdated event (or a correction "
+            "of an earlier day) was recorded after them: recorded, never refused afterwards"
+        },
+    )
 
 
 class EpisodeSchema(EpisodeSummarySchema):
@@ -373,6 +391,23 @@ class MigrationInSchema(Schema):
         required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID), data_key="to"
     )
     dry_run = fields.Boolean(load_default=True)
+    exclude = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=10000),
+        metadata={"description": "episode ids to leave on `from` (open episodes of it only)"},
+    )
+    skip_in_violation = fields.Boolean(
+        load_default=False,
+        metadata={"description": "leave on `from` the episodes whose history breaks `to`"},
+    )
+
+
+class MigrationSkippedSchema(Schema):
+    """An episode left on its version, and why."""
+
+    episode = fields.String()
+    reason = fields.String(metadata={"enum": ["excluded", "in_violation"]})
 
 
 class MigrationEpisodeSchema(Schema):
@@ -394,6 +429,7 @@ class MigrationReportSchema(Schema):
     episodes = fields.Integer()
     migrated = fields.Integer()
     in_violation = fields.List(fields.Nested(MigrationEpisodeSchema))
+    skipped = fields.List(fields.Nested(MigrationSkippedSchema))
 
 
 class MigrationRecordSchema(Schema):

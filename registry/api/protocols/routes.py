@@ -11,10 +11,13 @@ from registry.api.protocols.schemas import (
     DocumentInSchema,
     DraftInSchema,
     ProtocolSchema,
+    RetireInSchema,
     VersionSchema,
+    versions_in_use,
 )
 from registry.auth.models import Role
 from registry.database import read_only
+from registry.episodes import migration
 from registry.errors import ValidationFailed
 from registry.extensions import db
 from registry.protocols import lifecycle, schema
@@ -66,8 +69,15 @@ def _submitted(data: dict) -> dict | None:
 @blp.auth(Role.PROTOCOL_ADMIN, Role.CLINICIAN)
 @blp.response(200, ProtocolSchema(many=True))
 def list_protocols():
-    """List protocols with their versions (clinicians see active and retired ones only)."""
-    return lifecycle.list_protocols(include_unpublished=_sees_unpublished())
+    """List protocols with their versions (clinicians see active and retired ones only).
+
+    Protocol administrators also see how many open episodes use each version; clinicians do
+    not, as the count moves with other clinics' patients (DESIGN §2.5).
+    """
+    protocols = lifecycle.list_protocols(include_unpublished=_sees_unpublished())
+    if not _sees_unpublished():
+        return protocols
+    return versions_in_use(protocols, migration.open_episodes_by_version())
 
 
 @blp.route("", methods=["POST"])
@@ -141,14 +151,38 @@ def publish(key: str, n: int):
     return version
 
 
-@blp.route("/<key>/versions/<int:n>/retire", methods=["POST"])
+@blp.route("/<key>/versions/<int:n>/retirement-request", methods=["POST"])
 @blp.auth(Role.PROTOCOL_ADMIN)
 @blp.response(200, VersionSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-def retire(key: str, n: int):
-    """Retire the active version; episodes pinned to it keep it."""
-    version = lifecycle.retire(key, n)
+def request_retirement(key: str, n: int):
+    """Ask for the active version to be retired; a second administrator then retires it."""
+    version = lifecycle.request_retirement(key, n, g.user.id)
+    db.session.commit()
+    return version
+
+
+@blp.route("/<key>/versions/<int:n>/retire", methods=["POST"])
+@blp.auth(Role.PROTOCOL_ADMIN)
+@blp.arguments(RetireInSchema)
+@blp.response(200, VersionSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def retire(data, key: str, n: int):
+    """Retire the active version whose retirement another administrator requested.
+
+    While the protocol has open episodes, retiring its only active version needs
+    `confirm_no_active_version` (409 otherwise, with `open_episodes`). Episodes pinned to the
+    version keep it.
+    """
+    version = lifecycle.retire(
+        key,
+        n,
+        g.user.id,
+        open_episodes=migration.open_episodes_of(key),
+        confirmed=data["confirm_no_active_version"],
+    )
     db.session.commit()
     return version
 

@@ -84,6 +84,18 @@ class VersionSummarySchema(Schema):
     approved_at = fields.AwareDateTime(allow_none=True)
     published_at = fields.AwareDateTime(allow_none=True)
     retired_at = fields.AwareDateTime(allow_none=True)
+    retire_requested_by_id = fields.Integer(
+        allow_none=True, metadata={"description": "who asked for the retirement (first person)"}
+    )
+    retire_requested_at = fields.AwareDateTime(allow_none=True)
+    retired_by_id = fields.Integer(
+        allow_none=True, metadata={"description": "who retired it (second person)"}
+    )
+    open_episodes = fields.Integer(
+        metadata={
+            "description": "open episodes pinned to this version (protocol administrators only)"
+        }
+    )
 
 
 class VersionSchema(VersionSummarySchema):
@@ -101,6 +113,36 @@ class ProtocolSchema(Schema):
     key = fields.String(required=True)
     title = fields.Dict(keys=fields.String(), values=fields.String())
     versions = fields.List(fields.Nested(VersionSummarySchema))
+
+
+def versions_in_use(protocols: list[dict], open_by_version: dict[int, int]) -> list[dict]:
+    """Return the protocol list with each version's count of open episodes beside it."""
+    names = [name for name in VersionSummarySchema().fields if name != "open_episodes"]
+    return [
+        {
+            **protocol,
+            "versions": [
+                {
+                    **{name: getattr(version, name) for name in names},
+                    "open_episodes": open_by_version.get(version.id, 0),
+                }
+                for version in protocol["versions"]
+            ],
+        }
+        for protocol in protocols
+    ]
+
+
+class RetireInSchema(Schema):
+    """The second administrator's retirement of the active version."""
+
+    confirm_no_active_version = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "required while the protocol has open episodes: retiring its only "
+            "active version stops new episodes of the protocol until a version is published"
+        },
+    )
 
 
 class DiffQuerySchema(Schema):
