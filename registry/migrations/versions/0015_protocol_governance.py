@@ -1,7 +1,7 @@
 """who requested and who confirmed the retirement of a protocol version
 
-Revision ID: 0019_protocol_governance
-Revises: 0013_newest_event_index
+Revision ID: 0015_protocol_governance
+Revises: 0014_coded_reasons
 Create Date: 2026-12-07 22:00:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-12-07 22:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_protocol_governance"
-down_revision = "0013_newest_event_index"
+revision = "0015_protocol_governance"
+down_revision = "0014_coded_reasons"
 branch_labels = None
 depends_on = None
 
