@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import func, select, text
+from sqlalchemy import MetaData, func, select, text
 
 from registry import clock
 from registry.episodes.models import Episode, EpisodeEvent
@@ -64,8 +64,12 @@ SLUG_NAME = "ivanov_ivan_19850315"
 LEAKS = (NAME, SPLIT_IIN, E_MAIL, ADDRESS, SLUG_IIN, SLUG_NAME, "Абая", "Иванов", "850315")
 
 
-def _old_rows(app) -> dict:
-    """Store an episode, events and a re-identification request as the old schema took them."""
+def _old_rows(app, directory) -> dict:
+    """Store an episode, events and re-identification requests with free text, as 0013 took them.
+
+    The rows are made through today's services, then the database goes back to 0013 and the
+    texts the old schema took are written in, so later migrations never break the set-up.
+    """
     from registry.access.regions import load_regions
     from registry.auth.users import create_user
     from registry.episodes.examples import ADMISSION_EXAMPLE
@@ -73,6 +77,7 @@ def _old_rows(app) -> dict:
     from registry.patients.services import register_anonymous
     from registry.protocols.lifecycle import install_shipped_protocols
 
+    upgrade(directory=directory)
     load_regions(app.config["REGIONS_FILE"])
     connection = db.session.connection()
     clinic_id = connection.execute(
@@ -88,43 +93,71 @@ def _old_rows(app) -> dict:
     admitted = clock.now().date() - timedelta(days=10)
     admission = {**ADMISSION_EXAMPLE, "birth_year": 99}
     body = {"pseudonym": pseudonym, "protocol": "methadone_oat", "diagnosis": "F11.2"}
-    body |= {"admitted_on": admitted, "admission": admission, "override_reason": NAME}
-    episode = open_episode(clinic_id, user.id, body)
+    body |= {"admitted_on": admitted, "admission": admission}
+    episode = open_episode(clinic_id, user.id, body | {"override_reason": "clinical_judgement"})
 
-    def dose(medication="methadone", amount=20.0, unit="mg", reason=None):
-        payload = {"medication": medication, "amount": amount, "unit": unit, "supervised": True}
-        data = {"type": "dose", "payload": payload, "override_reason": reason}
+    def event(kind: str, payload: dict | None = None) -> int:
+        data = {"type": kind, "payload": payload, "override_reason": "clinical_judgement"}
         return record_event(clinic_id, user.id, episode.ref, data).id
 
+    methadone = {"medication": "methadone", "amount": 20.0, "unit": "mg", "supervised": True}
     ids = {
-        "label_unit": dose(unit="мг", reason="split_dose"),
-        "slug_medication": dose(medication=SLUG_IIN, reason=E_MAIL),
-        "label_reason": dose(amount=500.0, reason="  Laboratory error or UNUSABLE sample "),
-        "text_unit": dose(unit=SPLIT_IIN, reason=NAME),
-        "plain": record_event(clinic_id, user.id, episode.ref, {"type": "visit"}).id,
+        name: event("dose", methadone)
+        for name in ("label_unit", "slug_medication", "label_reason", "text_unit")
     }
-    violation = {
-        "rule_id": "methadone.induction.transition",
-        "severity": "error",
-        "overdue": False,
-        "message": {lang: f"induction → {SLUG_NAME} (not allowed)" for lang in ("ru", "kk", "en")},
-        "details": {"stage": "induction", "to": SLUG_NAME},
-    }
-    ids["slug_stage"] = connection.execute(
-        text(
-            "INSERT INTO episode_events (episode_id, type, occurred_at, day, recorded_at, payload,"
-            " override_reason, violations) VALUES (:episode, 'stage_change', :at, :day, :at,"
-            " :payload, :reason, :violations) RETURNING id"
-        ),
-        {
-            "episode": episode.id,
-            "at": clock.now(),
-            "day": clock.now().date(),
-            "payload": json.dumps({"to": SLUG_NAME}),
-            "reason": ADDRESS,
-            "violations": json.dumps([violation]),
-        },
-    ).scalar_one()
+    ids["plain"] = record_event(clinic_id, user.id, episode.ref, {"type": "visit"}).id
+    ids["slug_stage"] = event("stage_change", {"to": "maintenance"})
+    episode_id, user_id = episode.id, user.id
+    db.session.commit()
+    db.session.close()
+    downgrade(directory=directory, revision="0013_newest_event_index")
+
+    connection = db.session.connection()
+
+    def store(event: str, payload: dict | None, reason: str | None, violations=None) -> None:
+        """Write what the 0013 schema took into an event."""
+        sql = "UPDATE episode_events SET override_reason = :reason"
+        values = {"id": ids[event], "reason": reason}
+        if payload is not None:
+            sql += ", payload = :payload"
+            values["payload"] = json.dumps(payload)
+        if violations is not None:
+            sql += ", violations = :violations"
+            values["violations"] = json.dumps(violations)
+        connection.execute(text(sql + " WHERE id = :id"), values)
+
+    def dose_payload(medication="methadone", unit="mg") -> dict:
+        return {"medication": medication, "amount": 20.0, "unit": unit, "supervised": True}
+
+    def violation(rule_id: str, text_: str, details: dict) -> dict:
+        message = {lang: text_ for lang in ("ru", "kk", "en")}
+        return {
+            "rule_id": rule_id,
+            "severity": "error",
+            "overdue": False,
+            "message": message,
+            "details": details,
+        }
+
+    unlisted = violation(
+        "methadone.unlisted_medication",
+        f"{SLUG_IIN} is not a medication of this protocol",
+        {"medication": SLUG_IIN},
+    )
+    stage = violation(
+        "methadone.induction.transition",
+        f"induction → {SLUG_NAME} (not allowed)",
+        {"stage": "induction", "to": SLUG_NAME},
+    )
+    store("label_unit", dose_payload(unit="мг"), "split_dose")
+    store("slug_medication", dose_payload(medication=SLUG_IIN), E_MAIL, [unlisted])
+    store("label_reason", None, "  Laboratory error or UNUSABLE sample ")
+    store("text_unit", dose_payload(unit=SPLIT_IIN), NAME)
+    store("slug_stage", {"to": SLUG_NAME}, ADDRESS, [stage])
+    connection.execute(
+        text("UPDATE episodes SET admission_override_reason = :reason WHERE id = :id"),
+        {"reason": NAME, "id": episode_id},
+    )
     request_sql = (
         "INSERT INTO reidentification_requests (person_id, requester_id, purpose, legal_basis,"
         " created_at, expires_at) SELECT person_id, :user, :purpose, :basis, :at, :at"
@@ -134,22 +167,24 @@ def _old_rows(app) -> dict:
         connection.execute(
             text(request_sql),
             {
-                "user": user.id,
+                "user": user_id,
                 "purpose": purpose,
                 "basis": basis,
                 "at": clock.now(),
-                "episode": episode.id,
+                "episode": episode_id,
             },
         ).scalar_one()
         for purpose, basis in (("Court proceedings", ADDRESS), (E_MAIL, "court_decision"))
     ]
     db.session.commit()
-    return {"episode": episode.id, "events": ids, "requests": requests}
+    return {"episode": episode_id, "events": ids, "requests": requests}
 
 
 def _every_row_as_text() -> str:
     chunks = []
-    for table in db.metadata.sorted_tables:
+    schema = MetaData()
+    schema.reflect(bind=db.session.connection())  # the tables as they are, not as the models are
+    for table in schema.sorted_tables:
         chunks.extend(str(tuple(row)) for row in db.session.execute(table.select()))
     return "\n".join(chunks)
 
@@ -159,8 +194,7 @@ def test_coded_reasons_migration_replaces_every_free_text(keyring, tmp_path):
         app = make_test_app(url, keyring, str(tmp_path / "instance"))
         directory = app.extensions["migrate"].directory
         with app.app_context():
-            upgrade(directory=directory, revision="0013_newest_event_index")
-            old = _old_rows(app)
+            old = _old_rows(app, directory)
             stored = _every_row_as_text()
             assert all(leak in stored for leak in (NAME, SPLIT_IIN, E_MAIL, ADDRESS, SLUG_IIN))
             db.session.close()  # the migration's connection must be the writer
