@@ -6,17 +6,19 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from registry import clock
+from registry.access.models import Clinic
 from registry.audit.log import record
 from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code, parse_code
 from registry.crypto.errors import InvalidCode
 from registry.database import read_before_writing
 from registry.driver_sql import driver_execute, driver_savepoint
+from registry.episodes.history import local_day, zone
 from registry.errors import AuditNote, Conflict, NotFound, ValidationFailed
 from registry.extensions import db
 from registry.patients import keys
@@ -49,7 +51,9 @@ class PatientFacts:
     ost_active_elsewhere: bool
     treated_before: bool
     care_card: str | None = None
-    created_at: datetime | None = None
+    # The clinic's own day: when its pseudonym was made, on its calendar (never the person's
+    # creation, which another clinic may have caused and would see alike).
+    created_on: date | None = None
 
 
 def clinic_domain(clinic_id: int) -> str:
@@ -184,7 +188,6 @@ def facts_for(root: Person, clinic_id: int, existing: bool) -> PatientFacts:
         existing=existing,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
-        created_at=root.created_at,
     )
 
 
@@ -201,7 +204,6 @@ def facts_for_new(person: NewPerson, clinic_id: int, value: str) -> PatientFacts
         existing=False,
         ost_active_elsewhere=False,
         treated_before=False,
-        created_at=person.created_at,
     )
 
 
@@ -393,19 +395,25 @@ def person_for_clinic_pseudonym(clinic_id: int, pseudonym: str, action: str) -> 
     return canonical(person)
 
 
-def patient_view(clinic_id: int, pseudonym: str) -> PatientFacts:
-    """Return this clinic's view of one of its patients; others are simply not found."""
+def patient_view(clinic_id: int, pseudonym: str) -> tuple[PatientFacts, Person]:
+    """Return this clinic's view of one of its patients, and the person; others are not found."""
     root = person_for_clinic_pseudonym(clinic_id, pseudonym, "patient.read")
     value = parse_pseudonym(pseudonym)
     ids = group_ids(root)
+    made, timezone = db.session.execute(
+        select(Pseudonym.created_at, Clinic.timezone)
+        .join(Clinic, Clinic.id == clinic_id)
+        .where(Pseudonym.domain == clinic_domain(clinic_id), Pseudonym.value == value)
+    ).one()
     record("patient.read", "pseudonym", value)
-    return PatientFacts(
+    facts = PatientFacts(
         pseudonym=value,
         existing=True,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
-        created_at=root.created_at,
+        created_on=local_day(made, zone(timezone)),
     )
+    return facts, root
 
 
 # -- erasure -----------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from registry.patients.services import (
     merge_persons,
     parse_care_card,
     patient_view,
-    person_for_clinic_pseudonym,
     register_anonymous,
     register_linked,
     resolve_care_card,
@@ -130,13 +129,12 @@ def split(merge_id: int):
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def read(pseudonym: str):
     """Return this clinic's view of one of its patients."""
-    facts = patient_view(g.user.clinic_id, pseudonym)
-    person = person_for_clinic_pseudonym(g.user.clinic_id, pseudonym, "patient.read")
+    facts, person = patient_view(g.user.clinic_id, pseudonym)
     episodes = episodes_of_person(g.user.clinic_id, person)
     db.session.commit()
     return {
         "pseudonym": facts.pseudonym,
-        "created_at": facts.created_at,
+        "created_on": facts.created_on,
         "treated_before": facts.treated_before,
         "ost_active_elsewhere": facts.ost_active_elsewhere,
         "episodes": episodes,

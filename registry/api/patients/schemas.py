@@ -75,7 +75,11 @@ class PatientSchema(Schema):
     """One of this clinic's patients."""
 
     pseudonym = fields.String()
-    created_at = fields.DateTime()
+    created_on = fields.Date(
+        metadata={
+            "description": "The day this clinic's pseudonym was made, on the clinic's calendar."
+        }
+    )
     treated_before = fields.Boolean()
     ost_active_elsewhere = fields.Boolean()
     episodes = fields.List(
