@@ -56,9 +56,9 @@ def noon(day: date, tz: ZoneInfo) -> datetime:
 
 
 def active(rows: Sequence[EpisodeEvent]) -> list[EpisodeEvent]:
-    """Drop the events that a correction superseded; rows keep their (day, id) order."""
-    replaced = {row.supersedes_id for row in rows if row.supersedes_id is not None}
-    return [row for row in rows if row.id not in replaced]
+    """Drop the events that a correction superseded; rows keep their (day, n) order."""
+    replaced = {row.supersedes_n for row in rows if row.supersedes_n is not None}
+    return [row for row in rows if row.n not in replaced]
 
 
 def engine_event(row: EpisodeEvent) -> Event:
@@ -103,19 +103,19 @@ def protocol_of(version_id: int, digest: str | None = None) -> CompiledProtocol:
 
 _EVENT_FACTS = (
     select(
-        EpisodeEvent.id,
+        EpisodeEvent.n,
         EpisodeEvent.type,
         EpisodeEvent.day,
         EpisodeEvent.payload,
-        EpisodeEvent.supersedes_id,
+        EpisodeEvent.supersedes_n,
     )
     .where(EpisodeEvent.episode_id == bindparam("episode_id"))
-    .order_by(EpisodeEvent.day, EpisodeEvent.id)
+    .order_by(EpisodeEvent.day, EpisodeEvent.n)
 )
 
 
 def event_facts(episode_id: int) -> list:
-    """Return what the engine needs of an episode's events, as light rows in (day, id) order."""
+    """Return what the engine needs of an episode's events, as light rows in (day, n) order."""
     return list(db.session.execute(_EVENT_FACTS, {"episode_id": episode_id}).all())
 
 
@@ -125,7 +125,7 @@ def event_rows(episode_id: int) -> list[EpisodeEvent]:
         db.session.execute(
             select(EpisodeEvent)
             .where(EpisodeEvent.episode_id == episode_id)
-            .order_by(EpisodeEvent.day, EpisodeEvent.id)
+            .order_by(EpisodeEvent.day, EpisodeEvent.n)
         ).scalars()
     )
 
@@ -139,7 +139,7 @@ def rows_by_episode(episode_ids: Iterable[int]) -> dict[int, list[EpisodeEvent]]
     rows = db.session.execute(
         select(EpisodeEvent)
         .where(EpisodeEvent.episode_id.in_(ids))
-        .order_by(EpisodeEvent.episode_id, EpisodeEvent.day, EpisodeEvent.id)
+        .order_by(EpisodeEvent.episode_id, EpisodeEvent.day, EpisodeEvent.n)
     ).scalars()
     for row in rows:
         grouped[row.episode_id].append(row)

@@ -457,26 +457,32 @@ def merge_persons(clinic_id: int, user_id: int, survivor: str, merged: str) -> P
         )
     gone.merged_into_id = keep.id
     merge = PersonMerge(
-        survivor_id=keep.id, merged_id=gone.id, clinic_id=clinic_id, requested_by=user_id
+        ref=secrets.token_hex(16),
+        survivor_id=keep.id,
+        merged_id=gone.id,
+        clinic_id=clinic_id,
+        requested_by=user_id,
     )
     db.session.add(merge)
     db.session.flush()
     for listener in MERGE_LISTENERS:
         listener(merge)
-    record("patient.merge", "merge", merge.id)
+    record("patient.merge", "merge", merge.ref)
     return merge
 
 
-def split_merge(clinic_id: int, user_id: int, merge_id: int) -> PersonMerge:
+def split_merge(clinic_id: int, user_id: int, ref: str) -> PersonMerge:
     """Undo a merge made at this clinic; another clinic's merge is not found."""
-    merge = db.session.get(PersonMerge, merge_id)
-    if merge is None or merge.clinic_id != clinic_id:
+    merge = db.session.execute(
+        select(PersonMerge).where(PersonMerge.ref == ref[:32], PersonMerge.clinic_id == clinic_id)
+    ).scalar_one_or_none()
+    if merge is None:
         raise NotFound("no such merge", audit=AuditNote("patient.split", "merge"))
     gone = db.session.get(Person, merge.merged_id)
     if merge.split_at is not None or gone.merged_into_id != merge.survivor_id or gone.erased:
         raise Conflict(
             "this merge cannot be split any more",
-            audit=AuditNote("patient.split", "merge", merge.id),
+            audit=AuditNote("patient.split", "merge", merge.ref),
         )
     gone.merged_into_id = None
     merge.split_at = clock.now()
@@ -484,7 +490,7 @@ def split_merge(clinic_id: int, user_id: int, merge_id: int) -> PersonMerge:
     db.session.flush()
     for listener in SPLIT_LISTENERS:
         listener(merge)
-    record("patient.split", "merge", merge.id)
+    record("patient.split", "merge", merge.ref)
     return merge
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from registry import clock
+from tests.access.conftest import book, new_service, new_slot
 from tests.conftest import bearer
 from tests.episodes.conftest import admission
 from tests.patients.conftest import new_iin
@@ -170,6 +171,73 @@ def test_two_clinics_views_of_one_person_share_nothing_but_the_flags(
     for i in range(3):
         shared = _values(a.seen[f"person {i}"]) & _values(b.seen[f"person {i}"])
         assert shared - everywhere == set(), f"person {i}"
+
+
+def _integers(answer) -> dict[str, int]:
+    return {
+        path: value
+        for path, value in leaves(answer)
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+
+
+class Activity:
+    """A clinic's everyday work: patients, an episode's events, a merge, a booking checked in."""
+
+    def __init__(self, staff: Staff, client, session):
+        self.staff, self.client = staff, client
+        patient = staff.register("setup", None)["pseudonym"]
+        self.ref = staff.open("setup", patient, "psychosocial_outpatient", clock.now().date())["id"]
+        self.slot = new_slot(session, new_service(session, staff.clinic), capacity=50).id
+
+    def once(self) -> dict[str, dict]:
+        """Do each kind of work once, by a clinician whose account is new; return the answers."""
+        staff = self.staff
+        staff.new_clinician()
+        answers = {"event": staff.event("work", self.ref, {"type": "visit"})}
+        survivor = staff.register("work", None)["pseudonym"]
+        opened = staff.open("work", survivor, "psychosocial_outpatient", clock.now().date())
+        answers["first event"] = staff.event("work", opened["id"], {"type": "visit"})
+        merged = staff.register("work", None)["pseudonym"]
+        body = {"survivor": survivor, "merged": merged}
+        answers["merge"] = staff.call("work", "POST", "/api/v1/patients/merges", body)
+        code = book(self.client, self.slot).json["code"]
+        clinic = f"/api/v1/clinics/{staff.clinic.id}"
+        answers["check-in"] = staff.call(
+            "work", "POST", f"{clinic}/bookings/check-in", {"code": code}, admin=True
+        )
+        answers["bookings"] = staff.call("work", "GET", f"{clinic}/bookings", admin=True)
+        answers["episode"] = staff.call("work", "GET", f"/api/v1/episodes/{self.ref}")
+        return answers
+
+
+@pytest.fixture()
+def cheap_bookings(app, monkeypatch):
+    """Keep the proof of work cheap and the public limits out of the way."""
+    monkeypatch.setitem(app.config, "ALTCHA_MAX_NUMBER", 50)
+    for name in ("PUBLIC_READ_LIMIT", "CHALLENGE_LIMIT", "BOOKING_LIMIT", "BOOKING_LOOKUP_LIMIT"):
+        monkeypatch.setitem(app.config, name, "100000 per second")
+    monkeypatch.setitem(app.config, "BOOKINGS_PER_CLIENT", 1000)
+
+
+def test_events_are_numbered_within_their_episode(
+    client, session, make_clinic, make_user, shipped_protocols, released_clock
+):
+    freeze(FIRST_DAY, 10, "Asia/Almaty")
+    own = Activity(Staff(client, session, make_clinic, make_user), client, session)
+    other = Activity(Staff(client, session, make_clinic, make_user), client, session)
+    visit = {"type": "visit"}
+    first = own.staff.event("a", own.ref, visit)
+    before = own.staff.call("a", "GET", f"/api/v1/episodes/{own.ref}")
+    for _ in range(3):
+        other.staff.event("b", other.ref, visit)
+    assert own.staff.call("a", "GET", f"/api/v1/episodes/{own.ref}") == before
+    second = own.staff.event("a", own.ref, visit)
+    fixed = own.staff.event("a", own.ref, {**visit, "supersedes": second["id"]})
+    assert [first["id"], second["id"], fixed["id"]] == [1, 2, 3]
+    assert fixed["supersedes"] == 2
+    timeline = own.staff.call("a", "GET", f"/api/v1/episodes/{own.ref}")["timeline"]
+    assert [(e["id"], e["superseded_by"]) for e in timeline] == [(1, None), (2, 3), (3, None)]
 
 
 def test_a_patients_created_date_is_the_clinics_own_day(

@@ -102,7 +102,7 @@ def merge(data):
     record_ = merge_persons(g.user.clinic_id, g.user.id, data["survivor"], data["merged"])
     db.session.commit()
     return {
-        "id": record_.id,
+        "id": record_.ref,
         "survivor": data["survivor"],
         "merged": data["merged"],
         "created_at": record_.created_at,
@@ -110,16 +110,16 @@ def merge(data):
     }
 
 
-@blp.route("/merges/<int:merge_id>/split", methods=["POST"])
+@blp.route("/merges/<merge_id>/split", methods=["POST"])
 @blp.auth(Role.CLINICIAN)
 @blp.response(200, MergeResultSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-def split(merge_id: int):
+def split(merge_id: str):
     """Undo a merge made at this clinic."""
     record_ = split_merge(g.user.clinic_id, g.user.id, merge_id)
     db.session.commit()
-    return {"id": record_.id, "created_at": record_.created_at, "split_at": record_.split_at}
+    return {"id": record_.ref, "created_at": record_.created_at, "split_at": record_.split_at}
 
 
 @blp.route("/<pseudonym>", methods=["GET"])

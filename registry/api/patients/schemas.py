@@ -103,7 +103,7 @@ class MergeSchema(Schema):
 class MergeResultSchema(Schema):
     """A merge record."""
 
-    id = fields.Integer()
+    id = fields.String(metadata={"description": "Random; the merge's id in its split path."})
     survivor = fields.String()
     merged = fields.String()
     created_at = fields.DateTime()
