@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 from registry import clock
 from registry.access.models import Clinic
 from registry.audit.log import record
+from registry.auth.models import User
 from registry.database import read_before_writing, reading_bind
 from registry.driver_sql import driver_execute, driver_query
 from registry.episodes import codes
@@ -667,7 +668,9 @@ def episodes_of_person(clinic_id: int, person: Person) -> list[dict[str, Any]]:
     return [summary(e, None, n, now) for e, n in rows]
 
 
-def timeline_entry(row: EpisodeEvent | NewEvent, superseded_by: int | None) -> dict[str, Any]:
+def timeline_entry(
+    row: EpisodeEvent | NewEvent, superseded_by: int | None, recorded_by: str | None
+) -> dict[str, Any]:
     """Return one event as shown in an episode's timeline; its id is its number in the episode."""
     return {
         "id": row.n,
@@ -680,8 +683,16 @@ def timeline_entry(row: EpisodeEvent | NewEvent, superseded_by: int | None) -> d
         "superseded_by": superseded_by,
         "override_reason": row.override_reason,
         "violations": row.violations,
-        "recorded_by": row.recorded_by,
+        "recorded_by": recorded_by,
     }
+
+
+def _user_names(user_ids: set[int | None]) -> dict[int, str]:
+    """Return the names of users by id: a row id would count every clinic's staff."""
+    known = user_ids - {None}
+    if not known:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(known))).all())
 
 
 def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
@@ -697,13 +708,16 @@ def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
     ).scalar_one_or_none()
     rows = event_rows(episode.id)
     by = {row.supersedes_n: row.n for row in rows if row.supersedes_n is not None}
+    names = _user_names({row.recorded_by for row in rows})
     body = summary(episode, pseudonym, version.n, now)
     body["diagnosis_icd11"] = episode.diagnosis_icd11
     body["admission"] = {name: getattr(episode, name) for name in codes.admission_items()}
     body["age_at_admission"] = episode.age_at_admission
     body["admission_violations"] = episode.admission_violations
     body["admission_override_reason"] = episode.admission_override_reason
-    body["timeline"] = [timeline_entry(row, by.get(row.n)) for row in rows]
+    body["timeline"] = [
+        timeline_entry(row, by.get(row.n), names.get(row.recorded_by)) for row in rows
+    ]
     body["compliance"] = _compliance(episode, version, rows, now)
     record("episode.read", "episode", episode.ref)
     return body

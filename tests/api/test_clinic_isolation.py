@@ -220,6 +220,30 @@ def cheap_bookings(app, monkeypatch):
     monkeypatch.setitem(app.config, "BOOKINGS_PER_CLIENT", 1000)
 
 
+def test_ids_a_clinic_sees_do_not_count_other_clinics_activity(
+    client, session, make_clinic, make_user, shipped_protocols, cheap_bookings, released_clock
+):
+    freeze(FIRST_DAY, 10, "Asia/Almaty")
+    steps = {}
+    for others in (0, 3):
+        own = Activity(Staff(client, session, make_clinic, make_user), client, session)
+        other = Activity(Staff(client, session, make_clinic, make_user), client, session)
+        before = own.once()
+        for _ in range(others):
+            other.once()
+        after = own.once()
+        # How each number moved between two rounds of the same work at this clinic.
+        steps[others] = {
+            (kind, path): value - _integers(before[kind]).get(path, value)
+            for kind in after
+            for path, value in _integers(after[kind]).items()
+        }
+    moved = {
+        key: (steps[0][key], steps[3][key]) for key in steps[0] if steps[0][key] != steps[3][key]
+    }
+    assert moved == {}
+
+
 def test_events_are_numbered_within_their_episode(
     client, session, make_clinic, make_user, shipped_protocols, released_clock
 ):

@@ -333,7 +333,9 @@ class EventSchema(Schema):
     )
     override_reason = fields.String(allow_none=True)
     violations = fields.List(fields.Nested(ViolationSchema))
-    recorded_by = fields.Integer(allow_none=True)
+    recorded_by = fields.String(
+        allow_none=True, metadata={"description": "The name of the user who recorded it."}
+    )
 
 
 class ComplianceItemSchema(Schema):
