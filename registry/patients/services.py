@@ -160,6 +160,11 @@ def person_for_pseudonym(domain: str, value: str) -> Person | None:
 
 def pseudonym_for(root: Person, domain: str) -> str:
     """Return the person's pseudonym in a domain, creating a random one the first time."""
+    return _pseudonym_in(root, domain)[0]
+
+
+def _pseudonym_in(root: Person, domain: str) -> tuple[str, bool]:
+    """Return the person's pseudonym in a domain and whether the domain had it already."""
     ids = group_ids(root)
     for _ in range(_RETRIES):
         found = db.session.execute(
@@ -169,23 +174,28 @@ def pseudonym_for(root: Person, domain: str) -> str:
         ).all()
         if found:
             # Prefer the survivor's own; else one the domain already holds for a merged person.
-            return min(found, key=lambda row: row.person_id != root.id).value
+            return min(found, key=lambda row: row.person_id != root.id).value, True
         value = new_code(PSEUDONYM)
         try:
             with db.session.begin_nested():
                 db.session.add(Pseudonym(domain=domain, value=value, person_id=root.id))
-            return value
+            return value, False
         except IntegrityError:
             continue  # a concurrent request created it (or, never in practice, a value clash)
     raise Conflict("the pseudonym could not be assigned; try again")
 
 
-def facts_for(root: Person, clinic_id: int, existing: bool) -> PatientFacts:
-    """Return this clinic's pseudonym and the cross-clinic facts it may learn."""
+def facts_for(root: Person, clinic_id: int) -> PatientFacts:
+    """Return this clinic's pseudonym and the cross-clinic facts it may learn.
+
+    `existing` says whether this clinic knew the person: whether anyone else did is no care
+    fact (DESIGN.md §2.5), and would tell it of another clinic's registration.
+    """
     ids = group_ids(root)
+    pseudonym, known_here = _pseudonym_in(root, clinic_domain(clinic_id))
     return PatientFacts(
-        pseudonym=pseudonym_for(root, clinic_domain(clinic_id)),
-        existing=existing,
+        pseudonym=pseudonym,
+        existing=known_here,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
     )
@@ -254,7 +264,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             _add_tokens(person, candidates, missing)
             if _escrow_missing(person):
                 _seal_late(person, identity)
-            facts = facts_for(canonical(person), clinic_id, existing=True)
+            facts = facts_for(canonical(person), clinic_id)
             record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
             return facts
         person, blob = fresh or _prepared_person(identity)
@@ -378,7 +388,7 @@ def resolve_care_card(clinic_id: int, code: str) -> PatientFacts:
     ).scalar_one_or_none()
     if card is None:
         raise NotFound("no such patient", audit=AuditNote("patient.resolve", "care_card"))
-    facts = facts_for(canonical(db.session.get(Person, card.person_id)), clinic_id, True)
+    facts = facts_for(canonical(db.session.get(Person, card.person_id)), clinic_id)
     record("patient.resolve", "pseudonym", facts.pseudonym)
     return facts
 

@@ -287,3 +287,28 @@ def test_a_patients_created_date_is_the_clinics_own_day(
         "later": "2026-03-09",
     }
     assert all("created_at" not in answer for answer in seen.values())
+
+
+def test_a_person_known_only_elsewhere_is_new_to_this_clinic(
+    client, session, make_clinic, make_user
+):
+    elsewhere = Staff(client, session, make_clinic, make_user)
+    here = Staff(client, session, make_clinic, make_user)
+    known, card = {"iin": new_iin()}, elsewhere.register("p", None)["care_card"]
+    elsewhere.register("p", known)
+
+    def answer(path: str, body: dict) -> tuple:
+        reply = client.post(path, headers=here.clinician, json=body)
+        return reply.status_code, {k: v for k, v in reply.json.items() if k != "pseudonym"}
+
+    linked = "/api/v1/patients", {"mode": "linked", "identity": known}
+    never_seen = "/api/v1/patients", {"mode": "linked", "identity": {"iin": new_iin()}}
+    # Registered elsewhere or nowhere: the same answer (without episodes, both flags are false).
+    assert (
+        answer(*linked)
+        == answer(*never_seen)
+        == (201, {**dict.fromkeys(FLAGS, False), "existing": False})
+    )
+    assert answer(*linked) == (200, {**dict.fromkeys(FLAGS, False), "existing": True})
+    resolve = "/api/v1/patients/resolve", {"care_card": card}
+    assert [answer(*resolve)[1]["existing"] for _ in range(2)] == [False, True]

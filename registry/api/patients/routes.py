@@ -53,10 +53,10 @@ def _facts_body(facts) -> dict:
 @blp.auth(Role.CLINICIAN)
 @blp.arguments(RegistrationSchema)
 @blp.response(201, PatientFactsSchema)
-@blp.alt_response(200, schema=PatientFactsSchema, description="The person was known already.")
+@blp.alt_response(200, schema=PatientFactsSchema, description="This clinic knew the person.")
 @blp.alt_response(409, response="CONFLICT")
 def register(data):
-    """Register a patient; answer this clinic's pseudonym (201 new person, 200 known)."""
+    """Register a patient; answer this clinic's pseudonym (201 new here, 200 known here)."""
     if data["mode"] == "anonymous":
         facts = register_anonymous(g.user.clinic_id)
     else:

@@ -60,7 +60,12 @@ class PatientFactsSchema(Schema):
     """This clinic's pseudonym and what it may learn across clinics."""
 
     pseudonym = fields.String()
-    existing = fields.Boolean()
+    existing = fields.Boolean(
+        metadata={
+            "description": "This clinic knew the person already (its pseudonym existed); "
+            "says nothing of other clinics."
+        }
+    )
     ost_active_elsewhere = fields.Boolean()
     treated_before = fields.Boolean()
     care_card = fields.String(
