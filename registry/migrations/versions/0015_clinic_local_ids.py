@@ -1,5 +1,4 @@
-"""ids a clinic sees count only its own work: events numbered within their episode, random
-merge ids
+"""ids a clinic sees count only its own work: events numbered per episode, random merge ids
 
 Revision ID: 0015_clinic_local_ids
 Revises: 0013_newest_event_index
