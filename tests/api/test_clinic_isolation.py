@@ -43,7 +43,7 @@ class Staff:
     """A clinic, its staff, and every answer they were given, by the person it was about."""
 
     def __init__(self, client, session, make_clinic, make_user, timezone="Asia/Almaty"):
-        self.client, self.session, self.timezone = client, session, timezone
+        self.client, self.timezone = client, timezone
         self.clinic = make_clinic()
         self.clinic.timezone = timezone
         session.flush()
@@ -71,6 +71,7 @@ class Staff:
         return self.call(about, "POST", "/api/v1/patients", body)
 
     def open(self, about: str, pseudonym: str, protocol: str, day: date, status=(201,)):
+        """Open an episode admitted on a day (or expect it refused)."""
         body = {
             "pseudonym": pseudonym,
             "protocol": protocol,
@@ -81,6 +82,7 @@ class Staff:
         return self.call(about, "POST", "/api/v1/episodes", body, status=status)
 
     def event(self, about: str, ref: str, body: dict):
+        """Record an event of an episode."""
         return self.call(about, "POST", f"/api/v1/episodes/{ref}/events", body, status=(201,))
 
     def read_all(self, about: str, pseudonym: str, refs: list[str]) -> None:
@@ -100,7 +102,11 @@ class Staff:
 
 
 def _values(answers: list) -> set:
-    """Return the leaf values of answers, but for booleans and nulls (one bit says no one)."""
+    """Return the leaf values of answers but booleans and nulls.
+
+    One bit pairs no one; the one bit besides the two flags that could tell of another clinic's
+    work, registration's `existing`, has a test of its own below.
+    """
     return {
         value
         for answer in answers
@@ -111,6 +117,7 @@ def _values(answers: list) -> set:
 
 @pytest.fixture()
 def shipped_protocols(session):
+    """Install the shipped protocols in this test's transaction."""
     from registry.protocols.lifecycle import install_shipped_protocols
 
     install_shipped_protocols()
@@ -119,6 +126,7 @@ def shipped_protocols(session):
 
 @pytest.fixture()
 def released_clock():
+    """Release the clock the test froze."""
     yield
     clock.freeze(None)
 
@@ -166,7 +174,9 @@ def test_two_clinics_views_of_one_person_share_nothing_but_the_flags(
 
     views = [a.seen[f"person {i}"] for i in range(3)] + [b.seen[f"person {i}"] for i in range(3)]
     # Values in every view of every person at both clinics name no one: reference data (codes,
-    # protocol keys, rule ids and messages) and what both clinics typed alike (doses, TDI items).
+    # protocol keys, rule ids and messages), what both clinics typed alike (doses, TDI items) and
+    # what the same work gives every person (event numbers, lengths of stay). Each person's days
+    # differ, and the two clinics never act on the same day, so no date is shared by chance.
     everywhere = set.intersection(*(_values(view) for view in views))
     for i in range(3):
         shared = _values(a.seen[f"person {i}"]) & _values(b.seen[f"person {i}"])
@@ -174,6 +184,7 @@ def test_two_clinics_views_of_one_person_share_nothing_but_the_flags(
 
 
 def _integers(answer) -> dict[str, int]:
+    """Return the integer leaves of an answer by path."""
     return {
         path: value
         for path, value in leaves(answer)
