@@ -24,21 +24,21 @@ _registry = create_app()  # only to compile a protocol version, once; made befor
 
 _CHECK = """
 SELECT e.id, e.status, e.protocol_version_id, e.engine_state, e.override_count, c.timezone,
-       v.document_hash, (SELECT max(id) FROM episode_events WHERE episode_id = e.id)
+       v.document_hash, (SELECT max(n) FROM episode_events WHERE episode_id = e.id)
 FROM episodes e JOIN clinics c ON c.id = e.clinic_id
 JOIN protocol_versions v ON v.id = e.protocol_version_id
 WHERE e.ref = %s AND e.clinic_id = %s
 """
 _LOCK_EPISODE = for_update("SELECT status, protocol_version_id FROM episodes WHERE id = %s")
-_NEWEST = "SELECT max(id) FROM episode_events WHERE episode_id = %s"
+_NEWEST = "SELECT max(n) FROM episode_events WHERE episode_id = %s"
 _INSERT_EVENT = """
-INSERT INTO episode_events (episode_id, type, occurred_at, day, recorded_at, payload,
-    supersedes_id, override_reason, violations, recorded_by)
-VALUES (%s, 'visit', %s, %s, %s, '{}', NULL, NULL, '[]', 1) RETURNING id
+INSERT INTO episode_events (episode_id, n, type, occurred_at, day, recorded_at, payload,
+    supersedes_n, override_reason, violations, recorded_by)
+VALUES (%s, %s, 'visit', %s, %s, %s, '{}', NULL, NULL, '[]', 1)
 """
 _SAVE_STATE = """
 UPDATE episodes SET stage = %s, overdue_after = %s, override_count = %s, engine_state = %s,
-    engine_state_event_id = %s WHERE id = %s
+    engine_state_event_n = %s WHERE id = %s
 """
 
 
@@ -72,11 +72,11 @@ def record(ref: str):
     episode_id, now, overrides, engine, stage = _plan(ref)
     with write_transaction():
         run(_LOCK_EPISODE, (episode_id,))
-        run(_NEWEST, (episode_id,))
+        number = (run(_NEWEST, (episode_id,))[0][0] or 0) + 1
         recorded = datetime.now(UTC)
-        values = (episode_id, stored(now), stored(local_day(now, UTC)), stored(recorded))
-        event_id = run(_INSERT_EVENT, values)[0][0]
-        state = (stage["stage"], stored(stage["overdue_after"]), overrides, engine, event_id)
+        values = (episode_id, number, stored(now), stored(local_day(now, UTC)), stored(recorded))
+        run(_INSERT_EVENT, values)
+        state = (stage["stage"], stored(stage["overdue_after"]), overrides, engine, number)
         run(_SAVE_STATE, (*state, episode_id))
         audit("episode.event", "episode", ref, (1, "clinician"), recorded)
-    return {"id": event_id, "type": "visit", "occurred_at": now.isoformat()}, 201
+    return {"id": number, "type": "visit", "occurred_at": now.isoformat()}, 201

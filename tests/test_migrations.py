@@ -64,6 +64,12 @@ SLUG_NAME = "ivanov_ivan_19850315"
 LEAKS = (NAME, SPLIT_IIN, E_MAIL, ADDRESS, SLUG_IIN, SLUG_NAME, "Абая", "Иванов", "850315")
 
 
+def _row_id(event) -> int:
+    """Return the row id of an event recorded by the service (clients see only its number)."""
+    found = select(EpisodeEvent.id).filter_by(episode_id=event.episode_id, n=event.n)
+    return db.session.execute(found).scalar_one()
+
+
 def _old_rows(app, directory) -> dict:
     """Store an episode, events and re-identification requests with free text, as 0013 took them.
 
@@ -98,14 +104,14 @@ def _old_rows(app, directory) -> dict:
 
     def event(kind: str, payload: dict | None = None) -> int:
         data = {"type": kind, "payload": payload, "override_reason": "clinical_judgement"}
-        return record_event(clinic_id, user.id, episode.ref, data).id
+        return _row_id(record_event(clinic_id, user.id, episode.ref, data))
 
     methadone = {"medication": "methadone", "amount": 20.0, "unit": "mg", "supervised": True}
     ids = {
         name: event("dose", methadone)
         for name in ("label_unit", "slug_medication", "label_reason", "text_unit")
     }
-    ids["plain"] = record_event(clinic_id, user.id, episode.ref, {"type": "visit"}).id
+    ids["plain"] = _row_id(record_event(clinic_id, user.id, episode.ref, {"type": "visit"}))
     ids["slug_stage"] = event("stage_change", {"to": "maintenance"})
     episode_id, user_id = episode.id, user.id
     db.session.commit()

@@ -95,7 +95,7 @@ POLICY: dict[str, Access] = {
     "POST /api/v1/patients/resolve": _allow(C),
     "POST /api/v1/patients/care-card/qr": _allow(C),
     "POST /api/v1/patients/merges": _allow(C, clinic_scoped=True),
-    "POST /api/v1/patients/merges/<int:merge_id>/split": _allow(C, clinic_scoped=True),
+    "POST /api/v1/patients/merges/<merge_id>/split": _allow(C, clinic_scoped=True),
     "GET /api/v1/patients/<pseudonym>": _allow(C, clinic_scoped=True),
     "DELETE /api/v1/patients/<pseudonym>": _allow(AD),
     # Episodes: clinicians of the episode's clinic.

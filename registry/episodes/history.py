@@ -56,9 +56,9 @@ def noon(day: date, tz: ZoneInfo) -> datetime:
 
 
 def active(rows: Sequence[EpisodeEvent]) -> list[EpisodeEvent]:
-    """Drop the events that a correction superseded; rows keep their (day, id) order."""
-    replaced = {row.supersedes_id for row in rows if row.supersedes_id is not None}
-    return [row for row in rows if row.id not in replaced]
+    """Drop the events that a correction superseded; rows keep their (day, n) order."""
+    replaced = {row.supersedes_n for row in rows if row.supersedes_n is not None}
+    return [row for row in rows if row.n not in replaced]
 
 
 def engine_event(row: EpisodeEvent) -> Event:
@@ -103,19 +103,19 @@ def protocol_of(version_id: int, digest: str | None = None) -> CompiledProtocol:
 
 _EVENT_FACTS = (
     select(
-        EpisodeEvent.id,
+        EpisodeEvent.n,
         EpisodeEvent.type,
         EpisodeEvent.day,
         EpisodeEvent.payload,
-        EpisodeEvent.supersedes_id,
+        EpisodeEvent.supersedes_n,
     )
     .where(EpisodeEvent.episode_id == bindparam("episode_id"))
-    .order_by(EpisodeEvent.day, EpisodeEvent.id)
+    .order_by(EpisodeEvent.day, EpisodeEvent.n)
 )
 
 
 def event_facts(episode_id: int) -> list:
-    """Return what the engine needs of an episode's events, as light rows in (day, id) order."""
+    """Return what the engine needs of an episode's events, as light rows in (day, n) order."""
     return list(db.session.execute(_EVENT_FACTS, {"episode_id": episode_id}).all())
 
 
@@ -133,7 +133,7 @@ def event_rows(episode_id: int) -> list[EpisodeEvent]:
         db.session.execute(
             select(EpisodeEvent)
             .where(EpisodeEvent.episode_id == episode_id)
-            .order_by(EpisodeEvent.day, EpisodeEvent.id)
+            .order_by(EpisodeEvent.day, EpisodeEvent.n)
         ).scalars()
     )
 
@@ -147,7 +147,7 @@ def rows_by_episode(episode_ids: Iterable[int]) -> dict[int, list[EpisodeEvent]]
     rows = db.session.execute(
         select(EpisodeEvent)
         .where(EpisodeEvent.episode_id.in_(ids))
-        .order_by(EpisodeEvent.episode_id, EpisodeEvent.day, EpisodeEvent.id)
+        .order_by(EpisodeEvent.episode_id, EpisodeEvent.day, EpisodeEvent.n)
     ).scalars()
     for row in rows:
         grouped[row.episode_id].append(row)
@@ -167,16 +167,16 @@ def fold(
 
 
 def _recorded_before_an_earlier_day(rows: Sequence) -> list[int]:
-    """Return the positions of rows (in day, id order) that a row dated earlier but recorded
+    """Return the positions of rows (in day, number order) that a row dated earlier but recorded
     later (a backdated event, or a correction of an earlier day) may judge differently now.
     """
     found, earlier_max, day_max, day = [], 0, 0, None
     for i, row in enumerate(rows):
         if row.day != day:
             earlier_max, day_max, day = max(earlier_max, day_max), 0, row.day
-        if row.id < earlier_max:
+        if row.n < earlier_max:
             found.append(i)
-        day_max = max(day_max, row.id)
+        day_max = max(day_max, row.n)
     return found
 
 
@@ -202,6 +202,7 @@ def rechecked(
         known = {v["rule_id"] for v in row.violations or ()}
         flags += [
             {
+                "event": row.n,
                 "event_type": row.type,
                 "day": row.day,
                 "rule_id": v.rule_id,

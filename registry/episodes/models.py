@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -79,11 +80,11 @@ class Episode(db.Model):
     # The last day nothing is overdue (clinic calendar); None when nothing is ever due.
     overdue_after: Mapped[date | None] = mapped_column(Date)
     override_count: Mapped[int] = mapped_column(Integer, default=0)
-    # The protocol engine's state after every event up to the event with this id (see
+    # The protocol engine's state after every event up to the event with this number (see
     # EpisodeState.snapshot): a later event is checked without folding the history again.
-    # Valid only while that id is still the episode's newest event; otherwise it is rebuilt.
+    # Valid only while that number is still the episode's newest event; otherwise it is rebuilt.
     engine_state: Mapped[dict | None] = mapped_column(JSON)
-    engine_state_event_id: Mapped[int | None] = mapped_column(Integer)
+    engine_state_event_n: Mapped[int | None] = mapped_column(Integer)
     # What the eligibility check found at admission, and why an error was overridden (a code
     # of override_reasons in codes.yaml: never free text, which could name the person).
     admission_violations: Mapped[list] = mapped_column(JSON, default=list)
@@ -137,33 +138,46 @@ class NewEvent:
     occurred_at: datetime
     day: date
     payload: dict
-    supersedes_id: int | None
+    supersedes_n: int | None
     override_reason: str | None
     violations: list
     recorded_by: int | None
     recorded_at: datetime | None = None  # set when appended
-    id: int | None = None  # given by the insert
+    n: int | None = None  # set when appended
 
 
 class EpisodeEvent(db.Model):
-    """One recorded event; never updated or deleted: a correction supersedes it."""
+    """One recorded event; never updated or deleted: a correction supersedes it.
+
+    Clients know an event by its number within its episode (`n`: 1, 2, 3…), never by the row
+    id, which counts every clinic's events and would tell each clinic how busy the others are.
+    """
 
     __tablename__ = "episode_events"
     __table_args__ = (
-        Index("ix_episode_events_episode_day", "episode_id", "day", "id"),  # histories, by day
-        Index("ix_episode_events_episode_newest", "episode_id", "id"),  # max(id) of an episode
+        # Numbers are unique within an episode; max(n) is this index's last entry for it.
+        Index("ix_episode_events_episode_n", "episode_id", "n", unique=True),
+        # A correction names an event of its own episode, and each event is corrected once.
+        UniqueConstraint("episode_id", "supersedes_n", name="uq_episode_events_supersedes"),
+        ForeignKeyConstraint(
+            ["episode_id", "supersedes_n"],
+            ["episode_events.episode_id", "episode_events.n"],
+            name="fk_episode_events_supersedes",
+        ),
+        Index("ix_episode_events_episode_day", "episode_id", "day", "n"),  # histories, by day
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)  # private: see the class docstring
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
+    n: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The calendar day of occurred_at in the clinic's time zone: what the rules count in.
     day: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
-    # A correction names the event it replaces; each event is corrected at most once.
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("episode_events.id"), unique=True)
+    # A correction names the number of the event it replaces.
+    supersedes_n: Mapped[int | None] = mapped_column(Integer)
     override_reason: Mapped[str | None] = mapped_column(String(40))  # a code, see Episode
     # What the engine found when the event was recorded (warnings, overdue notices, overrides).
     violations: Mapped[list] = mapped_column(JSON, default=list)

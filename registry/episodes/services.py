@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 from registry import clock
 from registry.access.models import Clinic
 from registry.audit.log import record
+from registry.auth.models import User
 from registry.database import read_before_writing, reading_bind
 from registry.driver_sql import driver_execute, driver_query
 from registry.episodes import codes
@@ -125,7 +126,7 @@ class EpisodeToCheck:
     admitted_on: date
     protocol_version_id: int
     engine_state: dict | None
-    engine_state_event_id: int | None
+    engine_state_event_n: int | None
     override_count: int
 
 
@@ -138,7 +139,7 @@ _EPISODE_TO_CHECK = (
         Clinic.timezone,
         ProtocolVersion.document_hash,
         # In the same read, so the stored engine state is checked against the same moment.
-        select(func.max(EpisodeEvent.id))
+        select(func.max(EpisodeEvent.n))
         .where(EpisodeEvent.episode_id == Episode.id)
         .scalar_subquery(),
     )
@@ -151,7 +152,7 @@ _EPISODE_TO_CHECK = (
 def _episode_to_check(
     clinic_id: int, ref: str, action: str
 ) -> tuple[EpisodeToCheck, str, str, int | None]:
-    """Return a clinic's episode, the clinic's timezone, its version's hash and newest event."""
+    """Return a clinic's episode, the clinic's timezone, its version's hash and newest event's n."""
     # One round trip instead of four; another clinic's or no episode is an audited 404.
     values = {"ref": ref[:32], "clinic_id": clinic_id}
     rows = driver_query(reading_bind(), _EPISODE_TO_CHECK, values)
@@ -305,13 +306,13 @@ def _event_day(episode: EpisodeToCheck, tz, occurred_at: datetime | None, field:
     return moment, day
 
 
-def _superseded(episode: EpisodeToCheck, rows: list[EpisodeEvent], event_id: int, kind: str):
-    target = next((row for row in rows if row.id == event_id), None)
+def _superseded(episode: EpisodeToCheck, rows: list[EpisodeEvent], n: int, kind: str):
+    target = next((row for row in rows if row.n == n), None)
     if target is None:
         raise ValidationFailed(errors={"supersedes": ["no such event in this episode"]})
     if target.type != kind:
         raise ValidationFailed(errors={"supersedes": ["a correction keeps the event's type"]})
-    if any(row.supersedes_id == event_id for row in rows):
+    if any(row.supersedes_n == n for row in rows):
         raise Conflict("this event was corrected already; correct the correction")
     return target
 
@@ -326,7 +327,7 @@ class _EventPlan:
     replaced: EpisodeEvent | None
     state: EpisodeState  # the engine state after the event
     last_day: date
-    newest: int | None  # the episode's newest event id when it was checked
+    newest: int | None  # the number of the episode's newest event when it was checked
 
 
 def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> NewEvent:
@@ -358,10 +359,10 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
     replaced, history = None, None
     correcting = data.get("supersedes") is not None
     state = None if correcting else _stored_state(episode, protocol, event.day, newest_event)
-    newest = episode.engine_state_event_id
+    newest = episode.engine_state_event_n
     if state is None:  # a correction, a backdated event or no valid snapshot: fold the history
         rows = event_facts(episode.id)
-        newest = max((row.id for row in rows), default=None)
+        newest = max((row.n for row in rows), default=None)
         if correcting:
             replaced = _superseded(episode, rows, data["supersedes"], data["type"])
         history = [engine_event(row) for row in active(rows) if row is not replaced]
@@ -382,7 +383,7 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
         occurred_at=moment,
         day=day,
         payload=dict(event.payload),
-        supersedes_id=replaced.id if replaced else None,
+        supersedes_n=replaced.n if replaced else None,
         override_reason=override if errors else None,
         violations=[violation_dict(v) for v in found],
         recorded_by=user_id,
@@ -431,23 +432,23 @@ def _unchanged_since(plan: _EventPlan) -> bool:
 # cost several times the statements, and both are made while other writers wait.
 _EVENTS = EpisodeEvent.__table__
 _EVENT_COLUMNS = (
-    "episode_id", "type", "occurred_at", "day", "recorded_at", "payload", "supersedes_id",
+    "episode_id", "n", "type", "occurred_at", "day", "recorded_at", "payload", "supersedes_n",
     "override_reason", "violations", "recorded_by",
 )  # fmt: skip
-_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_EVENT = insert(_EVENTS)
 _SAVE_STATE = update(Episode.__table__).where(Episode.__table__.c.id == bindparam("episode_id"))
 
 
 def _append(plan: _EventPlan) -> NewEvent:
-    """Store a planned event and the episode's new state; audit it."""
+    """Store a planned event, numbered after the episode's newest, and its new state; audit it."""
     episode, row = plan.episode, plan.row
     row.recorded_at = clock.now()
+    row.n = _next_number(plan.newest)
     connection = db.session.connection()
-    values = {name: getattr(row, name) for name in _EVENT_COLUMNS}
-    row.id = driver_execute(connection, _INSERT_EVENT, values)[0][0]
+    driver_execute(connection, _INSERT_EVENT, {name: getattr(row, name) for name in _EVENT_COLUMNS})
     columns = {
         **stage_columns(plan.state),
-        **_state_columns(episode, plan.state, row.id, plan.last_day),
+        **_state_columns(episode, plan.state, row.n, plan.last_day),
         "override_count": episode.override_count + (1 if plan.errors else 0),
     }
     driver_execute(connection, _SAVE_STATE, {**columns, "episode_id": episode.id})
@@ -457,9 +458,14 @@ def _append(plan: _EventPlan) -> NewEvent:
     return row
 
 
-_NEWEST_EVENT = select(func.max(EpisodeEvent.id)).where(
+_NEWEST_EVENT = select(func.max(EpisodeEvent.n)).where(
     EpisodeEvent.episode_id == bindparam("episode_id")
 )
+
+
+def _next_number(newest: int | None) -> int:
+    """Return the number of an episode's next event (its first is 1)."""
+    return (newest or 0) + 1
 
 
 def _stored_state(
@@ -469,7 +475,7 @@ def _stored_state(
     stored = episode.engine_state
     if not stored or stored["version"] != episode.protocol_version_id or stored["last_day"] > day:
         return None
-    if newest_event != episode.engine_state_event_id:  # an event came in by another path
+    if newest_event != episode.engine_state_event_n:  # an event came in by another path
         return None
     if stored["state"].get("format") != EpisodeState.SNAPSHOT_FORMAT:  # kept by older code
         return None
@@ -477,7 +483,7 @@ def _stored_state(
 
 
 def _state_columns(
-    episode: Episode | EpisodeToCheck, state: EpisodeState, event_id: int | None, last_day: date
+    episode: Episode | EpisodeToCheck, state: EpisodeState, event_n: int | None, last_day: date
 ):
     """Return the columns keeping the engine state after the newest event (Episode.engine_state)."""
     return {
@@ -486,13 +492,13 @@ def _state_columns(
             "last_day": last_day,
             "state": state.snapshot(),
         },
-        "engine_state_event_id": event_id,
+        "engine_state_event_n": event_n,
     }
 
 
-def _store_state(episode: Episode, state: EpisodeState, event_id: int | None, last_day: date):
+def _store_state(episode: Episode, state: EpisodeState, event_n: int | None, last_day: date):
     """Keep the engine state after the episode's newest event (see Episode.engine_state)."""
-    for name, value in _state_columns(episode, state, event_id, last_day).items():
+    for name, value in _state_columns(episode, state, event_n, last_day).items():
         setattr(episode, name, value)
 
 
@@ -519,7 +525,9 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
         raise ValidationFailed(errors={"discharged_on": ["must not be in the future"]})
     if on < episode.admitted_on:
         raise ValidationFailed(errors={"discharged_on": ["must not be before the admission date"]})
-    rows = active(event_facts(episode.id))
+    stored = event_facts(episode.id)
+    number = _next_number(max((row.n for row in stored), default=None))
+    rows = active(stored)
     if rows and rows[-1].day > on:
         raise ValidationFailed(errors={"discharged_on": ["events were recorded after this date"]})
     history = [engine_event(row) for row in rows]
@@ -545,6 +553,7 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
         db.session.add(
             EpisodeEvent(
                 episode_id=episode.id,
+                n=number,
                 type="assessment",
                 occurred_at=moment,
                 day=on,
@@ -554,8 +563,10 @@ def discharge_episode(clinic_id: int, user_id: int, ref: str, data: dict[str, An
                 recorded_at=clock.now(),
             )
         )
+        number += 1
     row = EpisodeEvent(
         episode_id=episode.id,
+        n=number,
         type="discharge",
         occurred_at=moment,
         day=on,
@@ -679,21 +690,31 @@ def episodes_of_person(clinic_id: int, person: Person) -> list[dict[str, Any]]:
     return [summary(e, None, n, now) for e, n in rows]
 
 
-def timeline_entry(row: EpisodeEvent | NewEvent, superseded_by: int | None) -> dict[str, Any]:
-    """Return one event as shown in an episode's timeline."""
+def timeline_entry(
+    row: EpisodeEvent | NewEvent, superseded_by: int | None, recorded_by: str | None
+) -> dict[str, Any]:
+    """Return one event as shown in an episode's timeline; its id is its number in the episode."""
     return {
-        "id": row.id,
+        "id": row.n,
         "type": row.type,
         "occurred_at": row.occurred_at,
         "day": row.day,
         "recorded_at": row.recorded_at,
         "payload": row.payload,
-        "supersedes": row.supersedes_id,
+        "supersedes": row.supersedes_n,
         "superseded_by": superseded_by,
         "override_reason": row.override_reason,
         "violations": row.violations,
-        "recorded_by": row.recorded_by,
+        "recorded_by": recorded_by,
     }
+
+
+def _user_names(user_ids: set[int | None]) -> dict[int, str]:
+    """Return the names of users by id: a row id would count every clinic's staff."""
+    known = user_ids - {None}
+    if not known:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(known))).all())
 
 
 def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
@@ -708,14 +729,17 @@ def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
         )
     ).scalar_one_or_none()
     rows = event_rows(episode.id)
-    by = {row.supersedes_id: row.id for row in rows if row.supersedes_id is not None}
+    by = {row.supersedes_n: row.n for row in rows if row.supersedes_n is not None}
+    names = _user_names({row.recorded_by for row in rows})
     body = summary(episode, pseudonym, version.n, now)
     body["diagnosis_icd11"] = episode.diagnosis_icd11
     body["admission"] = {name: getattr(episode, name) for name in codes.admission_items()}
     body["age_at_admission"] = episode.age_at_admission
     body["admission_violations"] = episode.admission_violations
     body["admission_override_reason"] = episode.admission_override_reason
-    body["timeline"] = [timeline_entry(row, by.get(row.id)) for row in rows]
+    body["timeline"] = [
+        timeline_entry(row, by.get(row.n), names.get(row.recorded_by)) for row in rows
+    ]
     body["compliance"] = _compliance(episode, version, rows, now)
     record("episode.read", "episode", episode.ref)
     return body

@@ -153,6 +153,8 @@ class PersonMerge(db.Model):
     __tablename__ = "person_merges"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The id the clinic sees: random, so that clinics cannot count each other's merges.
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
     survivor_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     merged_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))

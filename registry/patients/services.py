@@ -6,17 +6,19 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from registry import clock
+from registry.access.models import Clinic
 from registry.audit.log import record
 from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code, parse_code
 from registry.crypto.errors import InvalidCode
 from registry.database import read_before_writing
 from registry.driver_sql import driver_execute, driver_savepoint
+from registry.episodes.history import local_day, zone
 from registry.errors import AuditNote, Conflict, NotFound, ValidationFailed
 from registry.extensions import db
 from registry.patients import keys
@@ -49,7 +51,9 @@ class PatientFacts:
     ost_active_elsewhere: bool
     treated_before: bool
     care_card: str | None = None
-    created_at: datetime | None = None
+    # The clinic's own day: when its pseudonym was made, on its calendar (never the person's
+    # creation, which another clinic may have caused and would see alike).
+    created_on: date | None = None
 
 
 def clinic_domain(clinic_id: int) -> str:
@@ -156,6 +160,11 @@ def person_for_pseudonym(domain: str, value: str) -> Person | None:
 
 def pseudonym_for(root: Person, domain: str) -> str:
     """Return the person's pseudonym in a domain, creating a random one the first time."""
+    return _pseudonym_in(root, domain)[0]
+
+
+def _pseudonym_in(root: Person, domain: str) -> tuple[str, bool]:
+    """Return the person's pseudonym in a domain and whether the domain had it already."""
     ids = group_ids(root)
     for _ in range(_RETRIES):
         found = db.session.execute(
@@ -165,26 +174,30 @@ def pseudonym_for(root: Person, domain: str) -> str:
         ).all()
         if found:
             # Prefer the survivor's own; else one the domain already holds for a merged person.
-            return min(found, key=lambda row: row.person_id != root.id).value
+            return min(found, key=lambda row: row.person_id != root.id).value, True
         value = new_code(PSEUDONYM)
         try:
             with db.session.begin_nested():
                 db.session.add(Pseudonym(domain=domain, value=value, person_id=root.id))
-            return value
+            return value, False
         except IntegrityError:
             continue  # a concurrent request created it (or, never in practice, a value clash)
     raise Conflict("the pseudonym could not be assigned; try again")
 
 
-def facts_for(root: Person, clinic_id: int, existing: bool) -> PatientFacts:
-    """Return this clinic's pseudonym and the cross-clinic facts it may learn."""
+def facts_for(root: Person, clinic_id: int) -> PatientFacts:
+    """Return this clinic's pseudonym and the cross-clinic facts it may learn.
+
+    `existing` says whether this clinic knew the person: whether anyone else did is no care
+    fact (DESIGN.md §2.5), and would tell it of another clinic's registration.
+    """
     ids = group_ids(root)
+    pseudonym, known_here = _pseudonym_in(root, clinic_domain(clinic_id))
     return PatientFacts(
-        pseudonym=pseudonym_for(root, clinic_domain(clinic_id)),
-        existing=existing,
+        pseudonym=pseudonym,
+        existing=known_here,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
-        created_at=root.created_at,
     )
 
 
@@ -201,7 +214,6 @@ def facts_for_new(person: NewPerson, clinic_id: int, value: str) -> PatientFacts
         existing=False,
         ost_active_elsewhere=False,
         treated_before=False,
-        created_at=person.created_at,
     )
 
 
@@ -252,7 +264,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             _add_tokens(person, candidates, missing)
             if _escrow_missing(person):
                 _seal_late(person, identity)
-            facts = facts_for(canonical(person), clinic_id, existing=True)
+            facts = facts_for(canonical(person), clinic_id)
             record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
             return facts
         person, blob = fresh or _prepared_person(identity)
@@ -376,7 +388,7 @@ def resolve_care_card(clinic_id: int, code: str) -> PatientFacts:
     ).scalar_one_or_none()
     if card is None:
         raise NotFound("no such patient", audit=AuditNote("patient.resolve", "care_card"))
-    facts = facts_for(canonical(db.session.get(Person, card.person_id)), clinic_id, True)
+    facts = facts_for(canonical(db.session.get(Person, card.person_id)), clinic_id)
     record("patient.resolve", "pseudonym", facts.pseudonym)
     return facts
 
@@ -393,19 +405,25 @@ def person_for_clinic_pseudonym(clinic_id: int, pseudonym: str, action: str) -> 
     return canonical(person)
 
 
-def patient_view(clinic_id: int, pseudonym: str) -> PatientFacts:
-    """Return this clinic's view of one of its patients; others are simply not found."""
+def patient_view(clinic_id: int, pseudonym: str) -> tuple[PatientFacts, Person]:
+    """Return this clinic's view of one of its patients, and the person; others are not found."""
     root = person_for_clinic_pseudonym(clinic_id, pseudonym, "patient.read")
     value = parse_pseudonym(pseudonym)
     ids = group_ids(root)
+    made, timezone = db.session.execute(
+        select(Pseudonym.created_at, Clinic.timezone)
+        .join(Clinic, Clinic.id == clinic_id)
+        .where(Pseudonym.domain == clinic_domain(clinic_id), Pseudonym.value == value)
+    ).one()
     record("patient.read", "pseudonym", value)
-    return PatientFacts(
+    facts = PatientFacts(
         pseudonym=value,
         existing=True,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
-        created_at=root.created_at,
+        created_on=local_day(made, zone(timezone)),
     )
+    return facts, root
 
 
 # -- erasure -----------------------------------------------------------------------------------
@@ -449,26 +467,32 @@ def merge_persons(clinic_id: int, user_id: int, survivor: str, merged: str) -> P
         )
     gone.merged_into_id = keep.id
     merge = PersonMerge(
-        survivor_id=keep.id, merged_id=gone.id, clinic_id=clinic_id, requested_by=user_id
+        ref=secrets.token_hex(16),
+        survivor_id=keep.id,
+        merged_id=gone.id,
+        clinic_id=clinic_id,
+        requested_by=user_id,
     )
     db.session.add(merge)
     db.session.flush()
     for listener in MERGE_LISTENERS:
         listener(merge)
-    record("patient.merge", "merge", merge.id)
+    record("patient.merge", "merge", merge.ref)
     return merge
 
 
-def split_merge(clinic_id: int, user_id: int, merge_id: int) -> PersonMerge:
+def split_merge(clinic_id: int, user_id: int, ref: str) -> PersonMerge:
     """Undo a merge made at this clinic; another clinic's merge is not found."""
-    merge = db.session.get(PersonMerge, merge_id)
-    if merge is None or merge.clinic_id != clinic_id:
+    merge = db.session.execute(
+        select(PersonMerge).where(PersonMerge.ref == ref[:32], PersonMerge.clinic_id == clinic_id)
+    ).scalar_one_or_none()
+    if merge is None:
         raise NotFound("no such merge", audit=AuditNote("patient.split", "merge"))
     gone = db.session.get(Person, merge.merged_id)
     if merge.split_at is not None or gone.merged_into_id != merge.survivor_id or gone.erased:
         raise Conflict(
             "this merge cannot be split any more",
-            audit=AuditNote("patient.split", "merge", merge.id),
+            audit=AuditNote("patient.split", "merge", merge.ref),
         )
     gone.merged_into_id = None
     merge.split_at = clock.now()
@@ -476,7 +500,7 @@ def split_merge(clinic_id: int, user_id: int, merge_id: int) -> PersonMerge:
     db.session.flush()
     for listener in SPLIT_LISTENERS:
         listener(merge)
-    record("patient.split", "merge", merge.id)
+    record("patient.split", "merge", merge.ref)
     return merge
 
 

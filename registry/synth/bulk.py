@@ -324,10 +324,12 @@ def _events_and_enrolments(person_ids, episodes, episode_ids, clinic_of, version
         if on is not None:
             base = {"episode_id": episode_id, "occurred_at": _noon(on), "day": on}
             base["recorded_at"] = now
-            events.append({**base, "type": "assessment", "payload": EXIT_ASSESSMENT})
+            # A synthetic episode's only events: numbered 1 and 2 within it.
+            events.append({**base, "n": 1, "type": "assessment", "payload": EXIT_ASSESSMENT})
             events.append(
                 {
                     **base,
+                    "n": 2,
                     "type": "discharge",
                     "payload": {"reason": episode["reason"]},
                     "violations": [violation_dict(v) for v in episode["discharge_found"]],

@@ -69,7 +69,7 @@ class World:
         return self._post("/api/v1/patients", {"mode": "anonymous"})["pseudonym"]
 
     @cached_property
-    def merge_id(self) -> int:
+    def merge_id(self) -> str:
         body = {"survivor": self.patient["pseudonym"], "merged": self.second_pseudonym}
         return self._post("/api/v1/patients/merges", body)["id"]
 

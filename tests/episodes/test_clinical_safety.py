@@ -94,7 +94,8 @@ def test_a_backdated_dose_flags_the_jump_it_makes_later(client, clinician, patie
     # 55 mg on days 13, 14 and 16; then 20 mg dated day 15 is recorded: it passes its own check
     # (a decrease), and the 55 mg of day 16 becomes a 35 mg jump that compliance must show.
     headers, ref = ramped(client, clinician, patient, open_episode)
-    assert dose(client, headers, ref, 16, 55).status_code == 201
+    later = dose(client, headers, ref, 16, 55)
+    assert later.status_code == 201
     before = client.get(f"/api/v1/episodes/{ref}/compliance", headers=headers).json
     assert before["rechecked"] == []
     backdated = dose(client, headers, ref, 15, 20)
@@ -107,6 +108,7 @@ def test_a_backdated_dose_flags_the_jump_it_makes_later(client, clinician, patie
     }
     jump = by_rule["methadone.induction.max_increase_per_day"]
     assert jump["day"] == day(16).isoformat() and jump["event_type"] == "dose"
+    assert jump["event"] == later.json["id"]
     assert jump["details"]["value"] == 35 and jump["severity"] == "error"
     # The episode read shows the same, and correcting the backdated dose clears it.
     read = client.get(f"/api/v1/episodes/{ref}", headers=headers).json

@@ -26,9 +26,9 @@ def _episode(ref: str) -> Episode:
     return db.session.execute(db.select(Episode).where(Episode.ref == ref)).scalar_one()
 
 
-def _newest_event_id(episode: Episode) -> int:
+def _newest_event_n(episode: Episode) -> int:
     return db.session.execute(
-        db.select(db.func.max(EpisodeEvent.id)).where(EpisodeEvent.episode_id == episode.id)
+        db.select(db.func.max(EpisodeEvent.n)).where(EpisodeEvent.episode_id == episode.id)
     ).scalar()
 
 
@@ -37,7 +37,7 @@ def test_each_event_leaves_the_state_after_the_newest_event(
 ):
     _, ref = _opened(client, clinician, patient, open_episode)
     episode = _episode(ref)
-    assert episode.engine_state_event_id == _newest_event_id(episode)
+    assert episode.engine_state_event_n == _newest_event_n(episode)
     assert episode.engine_state["state"]["tracks"]["methadone"][:2] == [day(4).toordinal(), 40]
 
 
@@ -62,6 +62,7 @@ def test_a_stale_stored_state_is_rebuilt_from_the_history(client, clinician, pat
     db.session.add(
         EpisodeEvent(
             episode_id=episode.id,
+            n=_newest_event_n(episode) + 1,
             type="dose",
             occurred_at=clock.now(),
             day=day(5),
@@ -84,7 +85,7 @@ def test_a_backdated_event_refolds_and_stores_the_whole_history(
     headers, ref = _opened(client, clinician, patient, open_episode)
     assert dose(client, headers, ref, 2, 30).status_code == 201  # before day 4's dose
     episode = _episode(ref)
-    assert episode.engine_state_event_id == _newest_event_id(episode)
+    assert episode.engine_state_event_n == _newest_event_n(episode)
     assert episode.engine_state["last_day"] == day(4).toordinal()
     freeze_on(20)
     # The state still knows day 4 was the last dosing day: 51 mg on day 5 is 11 mg too many.
@@ -103,7 +104,7 @@ def test_the_newest_event_is_found_without_reading_the_episodes_events(app, sess
         plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", parameters)
         plan = plan.all()
         lookups = [row[-1] for row in plan if "episode_events" in row[-1]]
-        # Under (episode_id, day, id) max(id) read every event of the episode (a methadone
-        # programme adds one a day); under (episode_id, id) it is the index's last entry.
+        # Under (episode_id, day, n) max(n) read every event of the episode (a methadone
+        # programme adds one a day); under (episode_id, n) it is the index's last entry.
         assert lookups, plan
-        assert all("ix_episode_events_episode_newest" in step for step in lookups), plan
+        assert all("ix_episode_events_episode_n" in step for step in lookups), plan

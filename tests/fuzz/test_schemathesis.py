@@ -41,7 +41,7 @@ FUZZ_SETTINGS = settings(
 def acting_role(method: str, path: str) -> str | None:
     """Return a role the policy table lets call an operation (None for public ones)."""
     rule = path
-    for name in ("clinic_id", "service_id", "slot_id", "merge_id", "request_id", "n"):
+    for name in ("clinic_id", "service_id", "slot_id", "request_id", "n"):
         rule = rule.replace("{" + name + "}", f"<int:{name}>")
     rule = rule.replace("{", "<").replace("}", ">")
     access = POLICY[f"{method.upper()} {rule}"]

@@ -284,21 +284,25 @@ def _acks_present(connection, acks: list[Ack]) -> list[str]:
             problems.append(f"{ack.kind} {ack.request_id}: acknowledged but not audited")
             continue
         object_id = actions[AUDITED_AS[ack.kind]]
-        sql, value = _row_of(ack, object_id)
-        if _count(connection, sql, v=value) != 1:
+        sql, values = _row_of(ack, object_id)
+        if _count(connection, sql, **values) != 1:
             problems.append(f"{ack.kind} {ack.request_id}: acknowledged but its row is missing")
     return problems
 
 
-def _row_of(ack: Ack, object_id: str) -> tuple[str, object]:
-    """Return the query counting the row an acknowledged write made, and its parameter."""
+def _row_of(ack: Ack, object_id: str) -> tuple[str, dict]:
+    """Return the query counting the row an acknowledged write made, and its parameters."""
     if ack.kind == "register":
-        return "SELECT count(*) FROM pseudonyms WHERE value = :v", ack.ref
+        return "SELECT count(*) FROM pseudonyms WHERE value = :v", {"v": ack.ref}
     if ack.kind == "open":
-        return "SELECT count(*) FROM episodes WHERE ref = :v", ack.ref
-    if ack.kind == "event":
-        return "SELECT count(*) FROM episode_events WHERE id = :v", int(ack.ref)
-    return "SELECT count(*) FROM bookings WHERE id = :v", int(object_id)
+        return "SELECT count(*) FROM episodes WHERE ref = :v", {"v": ack.ref}
+    if ack.kind == "event":  # the audit names the episode; the answer, the event's number in it
+        return (
+            "SELECT count(*) FROM episode_events JOIN episodes ON episodes.id = episode_id"
+            " WHERE episodes.ref = :episode AND episode_events.n = :v",
+            {"episode": object_id, "v": int(ack.ref)},
+        )
+    return "SELECT count(*) FROM bookings WHERE id = :v", {"v": int(object_id)}
 
 
 def _nothing_half_written(connection) -> list[str]:

@@ -22,14 +22,26 @@ def test_anonymous_registration_returns_pseudonym_and_care_card(clinician, regis
     assert answer.headers["Cache-Control"] == "no-store"
 
 
-def test_same_iin_at_two_clinics_is_one_person_with_two_pseudonyms(clinician, register):
+def test_same_iin_at_two_clinics_is_one_person_with_two_pseudonyms(session, clinician, register):
     iin = new_iin()
     first = register(clinician(), {"iin": iin})
     second = register(clinician(), {"iin": iin})
+    # `existing` is about this clinic: the second one is not told that the first knew the person.
     assert first.status_code == 201 and first.json["existing"] is False
-    assert second.status_code == 200 and second.json["existing"] is True
+    assert second.status_code == 201 and second.json["existing"] is False
     assert first.json["pseudonym"] != second.json["pseudonym"]
+    assert person_of(session, first.json) == person_of(session, second.json)
     assert "care_card" not in second.json
+
+
+def person_of(session, answer: dict) -> int:
+    """Return the id of the person behind an answer's pseudonym (tests only)."""
+    from sqlalchemy import select
+
+    from registry.patients.models import Pseudonym
+
+    query = select(Pseudonym.person_id).where(Pseudonym.value == answer["pseudonym"])
+    return session.execute(query).scalar_one()
 
 
 def test_same_iin_twice_at_one_clinic_keeps_the_pseudonym(clinician, register):
@@ -40,16 +52,20 @@ def test_same_iin_twice_at_one_clinic_keeps_the_pseudonym(clinician, register):
     )
 
 
-def test_care_card_resolves_at_another_clinic_to_the_same_person(client, clinician, register):
+def test_care_card_resolves_at_another_clinic_to_the_same_person(
+    client, session, clinician, register
+):
     first_clinic, other = clinician(), clinician()
     registered = register(first_clinic).json
     card = registered["care_card"]
     typed = card.replace("-", "").lower().replace("1", "l").replace("0", "o")
     answer = client.post("/api/v1/patients/resolve", headers=other, json={"care_card": typed})
     assert answer.status_code == 200
-    assert answer.json["existing"] is True
+    assert answer.json["existing"] is False  # new to this clinic
+    assert person_of(session, answer.json) == person_of(session, registered)
     again = client.post("/api/v1/patients/resolve", headers=other, json={"care_card": card})
     assert again.json["pseudonym"] == answer.json["pseudonym"]
+    assert again.json["existing"] is True
     at_home = client.post(
         "/api/v1/patients/resolve", headers=first_clinic, json={"care_card": card}
     )
@@ -80,29 +96,32 @@ def test_unknown_care_card_is_404(client, clinician):
 
 
 def test_name_identity_links_kazakh_and_russian_spellings(clinician, register):
-    born = dt.date(1990, 5, 17)
+    born, headers = dt.date(1990, 5, 17), clinician()
     first = register(
-        clinician(),
+        headers,
         {"family_name": "Сәрсенбаева", "given_name": "Әсел", "birth_date": str(born), "sex": "F"},
     )
     second = register(
-        clinician(),
+        headers,
         {"family_name": "САРСЕНБАЕВА", "given_name": "Асель", "birth_date": str(born), "sex": "F"},
     )
     assert first.json["existing"] is False
     assert second.json["existing"] is True
+    assert second.json["pseudonym"] == first.json["pseudonym"]
 
 
 def test_different_patronymics_are_different_persons(clinician, register):
     base = {"family_name": "Иванов", "given_name": "Пётр", "birth_date": "1980-01-02", "sex": "M"}
-    one = register(clinician(), {**base, "patronymic": "Сергеевич"})
-    two = register(clinician(), {**base, "patronymic": "Николаевич"})
-    same = register(clinician(), {**base, "patronymic": "Сергеевич"})
-    bare = register(clinician(), base)
+    headers = clinician()
+    one = register(headers, {**base, "patronymic": "Сергеевич"})
+    two = register(headers, {**base, "patronymic": "Николаевич"})
+    same = register(headers, {**base, "patronymic": "Сергеевич"})
+    bare = register(headers, base)
     assert one.json["existing"] is False
     assert two.json["existing"] is False
     assert same.json["existing"] is True
     assert bare.json["existing"] is True  # the bare name token belongs to the first person
+    assert same.json["pseudonym"] == bare.json["pseudonym"] == one.json["pseudonym"]
 
 
 def test_patronymic_learnt_later_is_added(clinician, register):
@@ -112,11 +131,13 @@ def test_patronymic_learnt_later_is_added(clinician, register):
         "birth_date": "1979-06-14",
         "sex": "M",
     }
-    register(clinician(), base)
-    with_patronymic = register(clinician(), {**base, "patronymic": "Серикұлы"})
+    headers = clinician()
+    first = register(headers, base).json["pseudonym"]
+    with_patronymic = register(headers, {**base, "patronymic": "Серикұлы"})
     assert with_patronymic.json["existing"] is True
-    again = register(clinician(), {**base, "given_name": "Нурлан", "patronymic": "Серикулы"})
+    again = register(headers, {**base, "given_name": "Нурлан", "patronymic": "Серикулы"})
     assert again.json["existing"] is True
+    assert with_patronymic.json["pseudonym"] == again.json["pseudonym"] == first
 
 
 def test_iin_with_agreeing_birth_date_and_sex_is_accepted(clinician, register):

@@ -86,7 +86,7 @@ def read_episode(ref: str):
 def record_event(data, ref: str):
     """Record an event checked against the pinned protocol (422 with rule ids, or override)."""
     row = services.record_event(g.user.clinic_id, g.user.id, ref, data)
-    body = services.timeline_entry(row, None)
+    body = services.timeline_entry(row, None, g.user.name)
     db.session.commit()
     return body
 

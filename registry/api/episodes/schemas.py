@@ -235,7 +235,11 @@ class EventInSchema(Schema):
         metadata={"description": "Default now; without an offset it is clinic local time."},
     )
     payload = fields.Dict(load_default=dict)
-    supersedes = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
+    supersedes = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "The id (number in this episode) of the event it corrects."},
+    )
     override_reason = coded("override_reasons", _REASON)
 
     @post_load
@@ -315,17 +319,27 @@ class EpisodePageSchema(Schema):
 class EventSchema(Schema):
     """A recorded event."""
 
-    id = fields.Integer()
+    id = fields.Integer(
+        metadata={
+            "description": "The event's number in its episode: 1, 2, 3… in the order recorded."
+        }
+    )
     type = fields.String()
     occurred_at = fields.DateTime()
     day = fields.Date()
     recorded_at = fields.DateTime()
     payload = fields.Dict()
-    supersedes = fields.Integer(allow_none=True)
-    superseded_by = fields.Integer(allow_none=True)
+    supersedes = fields.Integer(
+        allow_none=True, metadata={"description": "The id of the event this one corrects."}
+    )
+    superseded_by = fields.Integer(
+        allow_none=True, metadata={"description": "The id of the event that corrects this one."}
+    )
     override_reason = fields.String(allow_none=True)
     violations = fields.List(fields.Nested(ViolationSchema))
-    recorded_by = fields.Integer(allow_none=True)
+    recorded_by = fields.String(
+        allow_none=True, metadata={"description": "The name of the user who recorded it."}
+    )
 
 
 class ComplianceItemSchema(Schema):
@@ -341,6 +355,7 @@ class ComplianceItemSchema(Schema):
 class RecheckedSchema(Schema):
     """A rule an event breaks since an earlier-dated event was recorded after it."""
 
+    event = fields.Integer(metadata={"description": "the id (number in the episode) of the event"})
     event_type = fields.String()
     day = fields.Date(metadata={"description": "the clinic day of the event checked again"})
     rule_id = fields.String()

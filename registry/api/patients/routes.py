@@ -23,7 +23,6 @@ from registry.patients.services import (
     merge_persons,
     parse_care_card,
     patient_view,
-    person_for_clinic_pseudonym,
     register_anonymous,
     register_linked,
     resolve_care_card,
@@ -54,10 +53,10 @@ def _facts_body(facts) -> dict:
 @blp.auth(Role.CLINICIAN)
 @blp.arguments(RegistrationSchema)
 @blp.response(201, PatientFactsSchema)
-@blp.alt_response(200, schema=PatientFactsSchema, description="The person was known already.")
+@blp.alt_response(200, schema=PatientFactsSchema, description="This clinic knew the person.")
 @blp.alt_response(409, response="CONFLICT")
 def register(data):
-    """Register a patient; answer this clinic's pseudonym (201 new person, 200 known)."""
+    """Register a patient; answer this clinic's pseudonym (201 new here, 200 known here)."""
     if data["mode"] == "anonymous":
         facts = register_anonymous(g.user.clinic_id)
     else:
@@ -103,7 +102,7 @@ def merge(data):
     record_ = merge_persons(g.user.clinic_id, g.user.id, data["survivor"], data["merged"])
     db.session.commit()
     return {
-        "id": record_.id,
+        "id": record_.ref,
         "survivor": data["survivor"],
         "merged": data["merged"],
         "created_at": record_.created_at,
@@ -111,16 +110,16 @@ def merge(data):
     }
 
 
-@blp.route("/merges/<int:merge_id>/split", methods=["POST"])
+@blp.route("/merges/<merge_id>/split", methods=["POST"])
 @blp.auth(Role.CLINICIAN)
 @blp.response(200, MergeResultSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-def split(merge_id: int):
+def split(merge_id: str):
     """Undo a merge made at this clinic."""
     record_ = split_merge(g.user.clinic_id, g.user.id, merge_id)
     db.session.commit()
-    return {"id": record_.id, "created_at": record_.created_at, "split_at": record_.split_at}
+    return {"id": record_.ref, "created_at": record_.created_at, "split_at": record_.split_at}
 
 
 @blp.route("/<pseudonym>", methods=["GET"])
@@ -130,13 +129,12 @@ def split(merge_id: int):
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def read(pseudonym: str):
     """Return this clinic's view of one of its patients."""
-    facts = patient_view(g.user.clinic_id, pseudonym)
-    person = person_for_clinic_pseudonym(g.user.clinic_id, pseudonym, "patient.read")
+    facts, person = patient_view(g.user.clinic_id, pseudonym)
     episodes = episodes_of_person(g.user.clinic_id, person)
     db.session.commit()
     return {
         "pseudonym": facts.pseudonym,
-        "created_at": facts.created_at,
+        "created_on": facts.created_on,
         "treated_before": facts.treated_before,
         "ost_active_elsewhere": facts.ost_active_elsewhere,
         "episodes": episodes,

@@ -60,7 +60,12 @@ class PatientFactsSchema(Schema):
     """This clinic's pseudonym and what it may learn across clinics."""
 
     pseudonym = fields.String()
-    existing = fields.Boolean()
+    existing = fields.Boolean(
+        metadata={
+            "description": "This clinic knew the person already (its pseudonym existed); "
+            "says nothing of other clinics."
+        }
+    )
     ost_active_elsewhere = fields.Boolean()
     treated_before = fields.Boolean()
     care_card = fields.String(
@@ -75,7 +80,11 @@ class PatientSchema(Schema):
     """One of this clinic's patients."""
 
     pseudonym = fields.String()
-    created_at = fields.DateTime()
+    created_on = fields.Date(
+        metadata={
+            "description": "The day this clinic's pseudonym was made, on the clinic's calendar."
+        }
+    )
     treated_before = fields.Boolean()
     ost_active_elsewhere = fields.Boolean()
     episodes = fields.List(
@@ -99,7 +108,7 @@ class MergeSchema(Schema):
 class MergeResultSchema(Schema):
     """A merge record."""
 
-    id = fields.Integer()
+    id = fields.String(metadata={"description": "Random; the merge's id in its split path."})
     survivor = fields.String()
     merged = fields.String()
     created_at = fields.DateTime()

@@ -139,7 +139,7 @@ class BookingQuerySchema(RangeQuerySchema):
 class ClinicBookingSchema(Schema):
     """A booking as clinic staff see it: no code, no identity."""
 
-    id = fields.Integer(required=True)
+    # No row id either: one sequence over every clinic, it would tell how busy the others are.
     status = fields.String(required=True)
     slot_id = fields.Integer(required=True)
     service_id = fields.Function(lambda booking: booking.slot.service_id)
