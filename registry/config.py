@@ -48,6 +48,21 @@ class Defaults:
     CHALLENGE_LIMIT = "20 per minute; 200 per day"
     BOOKING_LIMIT = "5 per minute; 30 per day"
     BOOKING_LOOKUP_LIMIT = "20 per minute; 200 per day"
+    # Linked registration and care-card resolution answer "is this person in the registry?"
+    # (existing, treated before, OST elsewhere) for whatever a clinician types: limited per user
+    # and per clinic (flask-limiter syntax; docs/registration-oracle.md). The busiest narcology
+    # clinics admit some 50 new patients a day; with returning patients found again by IIN (up
+    # to ~300 a day where an OAT site doses daily) a clinic makes ~350 linked registrations a
+    # day over three or more desks, under 150 per person, and 50 an hour at a morning queue.
+    # The limits are 2-8 times that. Enumeration is a different scale: a list of 100 000 IINs
+    # takes one user 250 days and a whole clinic 50, and the oversight check reports a user
+    # long before. Anonymous patients show their care card at every visit, daily
+    # in anonymous OAT, so resolutions get half as much again; the 100-bit cards cannot be
+    # guessed, so their limit only bounds the use of harvested cards.
+    LINKED_REGISTRATION_USER_LIMIT = "100 per hour; 400 per day"
+    LINKED_REGISTRATION_CLINIC_LIMIT = "2000 per day"
+    CARE_CARD_RESOLUTION_USER_LIMIT = "150 per hour; 600 per day"
+    CARE_CARD_RESOLUTION_CLINIC_LIMIT = "3000 per day"
     # Languages of the public pages; the first is the fallback.
     SITE_LANGUAGES = "ru,kk,en"
     # The region list (code, names in en/ru/kk); another country needs only another file.
