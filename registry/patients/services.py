@@ -33,6 +33,11 @@ from registry.patients.models import (
     Pseudonym,
 )
 
+# Audit outcomes of a linked registration (registry/oversight counts them): a person new to the
+# registry; one known only at other clinics, so the answer told this clinic of them; or one of
+# this clinic's own patients found again, which tells it nothing.
+NEW, FOUND, EXISTING = "new", "found", "existing"
+LINKED_OUTCOMES = (NEW, FOUND, EXISTING)
 # Retries after a unique-constraint clash with a concurrent registration of the same person.
 _RETRIES = 5
 # Callbacks that move or restore rows of other domains (episodes) on merge and split.
@@ -50,6 +55,9 @@ class PatientFacts:
     treated_before: bool
     care_card: str | None = None
     created_at: datetime | None = None
+    # Whether this request gave the clinic its pseudonym: the person was new to the clinic. Not
+    # part of any answer; the audit log keeps it for the oversight check.
+    new_here: bool = False
 
 
 def clinic_domain(clinic_id: int) -> str:
@@ -156,6 +164,11 @@ def person_for_pseudonym(domain: str, value: str) -> Person | None:
 
 def pseudonym_for(root: Person, domain: str) -> str:
     """Return the person's pseudonym in a domain, creating a random one the first time."""
+    return _assign_pseudonym(root, domain)[0]
+
+
+def _assign_pseudonym(root: Person, domain: str) -> tuple[str, bool]:
+    """Return the person's pseudonym in a domain and whether it was created now."""
     ids = group_ids(root)
     for _ in range(_RETRIES):
         found = db.session.execute(
@@ -165,12 +178,12 @@ def pseudonym_for(root: Person, domain: str) -> str:
         ).all()
         if found:
             # Prefer the survivor's own; else one the domain already holds for a merged person.
-            return min(found, key=lambda row: row.person_id != root.id).value
+            return min(found, key=lambda row: row.person_id != root.id).value, False
         value = new_code(PSEUDONYM)
         try:
             with db.session.begin_nested():
                 db.session.add(Pseudonym(domain=domain, value=value, person_id=root.id))
-            return value
+            return value, True
         except IntegrityError:
             continue  # a concurrent request created it (or, never in practice, a value clash)
     raise Conflict("the pseudonym could not be assigned; try again")
@@ -179,12 +192,14 @@ def pseudonym_for(root: Person, domain: str) -> str:
 def facts_for(root: Person, clinic_id: int, existing: bool) -> PatientFacts:
     """Return this clinic's pseudonym and the cross-clinic facts it may learn."""
     ids = group_ids(root)
+    pseudonym, new_here = _assign_pseudonym(root, clinic_domain(clinic_id))
     return PatientFacts(
-        pseudonym=pseudonym_for(root, clinic_domain(clinic_id)),
+        pseudonym=pseudonym,
         existing=existing,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
         created_at=root.created_at,
+        new_here=new_here,
     )
 
 
@@ -202,6 +217,7 @@ def facts_for_new(person: NewPerson, clinic_id: int, value: str) -> PatientFacts
         ost_active_elsewhere=False,
         treated_before=False,
         created_at=person.created_at,
+        new_here=True,
     )
 
 
@@ -253,7 +269,8 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             if _escrow_missing(person):
                 _seal_late(person, identity)
             facts = facts_for(canonical(person), clinic_id, existing=True)
-            record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
+            outcome = FOUND if facts.new_here else EXISTING
+            record("patient.register", "pseudonym", facts.pseudonym, outcome=outcome)
             return facts
         person, blob = fresh or _prepared_person(identity)
         db.session.flush()  # a batch caller's pending changes stay out of the savepoint
@@ -270,7 +287,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             found = _find_by_identity(candidates)
             continue
         facts = facts_for_new(person, clinic_id, pseudonym)
-        record("patient.register", "pseudonym", facts.pseudonym)
+        record("patient.register", "pseudonym", facts.pseudonym, outcome=NEW)
         return facts
     raise Conflict("the registration clashed with concurrent ones; try again")
 
