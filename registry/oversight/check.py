@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
 
 from registry import clock
-from registry.audit.log import record
+from registry.audit.log import first_index_since, record
 from registry.audit.models import AuditEntry
 from registry.auth.models import User
 from registry.episodes.models import Episode
@@ -92,10 +92,11 @@ def check_registrations(until: datetime | None = None) -> list[OversightFinding]
     end = until or clock.now()
     start = end - timedelta(days=int(current_app.config["OVERSIGHT_PERIOD_DAYS"]))
     thresholds = Thresholds.from_config(current_app.config)
-    users = _linked_registrations(start, end)
+    period = _in_period(start, end)
+    users = _linked_registrations(period)
     found = _outliers(users, "found", FindingKind.FOUND_EXISTING, thresholds)
     found += _outliers(users, "without_episode", FindingKind.NO_EPISODES, thresholds)
-    found += _refused(start, end, {user.user_id: user.total for user in users})
+    found += _refused(period, {user.user_id: user.total for user in users})
     new = []
     for finding in found:
         finding.period_start, finding.period_end = start, end
@@ -108,7 +109,13 @@ def check_registrations(until: datetime | None = None) -> list[OversightFinding]
     return new
 
 
-def _linked_registrations(start: datetime, end: datetime) -> list[UserCounts]:
+def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Return the condition on audit entries of the period, read from where it starts."""
+    first = first_index_since(start)
+    return and_(AuditEntry.idx >= first, AuditEntry.at >= start, AuditEntry.at < end)
+
+
+def _linked_registrations(period: ColumnElement[bool]) -> list[UserCounts]:
     """Count each user's linked registrations in the period, found ones and ones never admitted."""
     admitted = exists().where(
         Episode.person_id == Pseudonym.person_id, Episode.clinic_id == User.clinic_id
@@ -127,8 +134,7 @@ def _linked_registrations(start: datetime, end: datetime) -> list[UserCounts]:
         .where(
             AuditEntry.action == "patient.register",
             AuditEntry.outcome.in_(LINKED_OUTCOMES),
-            AuditEntry.at >= start,
-            AuditEntry.at < end,
+            period,
         )
         .group_by(AuditEntry.actor_id, User.clinic_id)
     ).all()
@@ -160,16 +166,12 @@ def _outliers(
     return findings
 
 
-def _refused(start: datetime, end: datetime, totals: dict[int, int]) -> list[OversightFinding]:
+def _refused(period: ColumnElement[bool], totals: dict[int, int]) -> list[OversightFinding]:
     """Return a finding for each user refused by an oracle limit in the period."""
     rows = db.session.execute(
         select(AuditEntry.actor_id, User.clinic_id, func.count())
         .join(User, User.id == AuditEntry.actor_id)
-        .where(
-            AuditEntry.object_type == LIMIT_REFUSAL,
-            AuditEntry.at >= start,
-            AuditEntry.at < end,
-        )
+        .where(AuditEntry.object_type == LIMIT_REFUSAL, period)
         .group_by(AuditEntry.actor_id, User.clinic_id)
     ).all()
     return [

@@ -72,6 +72,15 @@ class Clinician:
         assert answer.status_code == 201, answer.json
 
 
+def refused(user_id: int, times: int) -> None:
+    """Audit answers refused to a user by the oracle limits, as registry/api/oracle_limits does."""
+    from registry.audit.log import record
+
+    for _ in range(times):
+        actor = (user_id, "clinician")
+        record("patient.register", "rate_limit", "user", "refused:429", actor=actor)
+
+
 @pytest.fixture()
 def clinician(client, session, make_user) -> Callable[[], Clinician]:
     """Return a factory of clinicians, each at a new clinic."""
@@ -86,17 +95,17 @@ def clinician(client, session, make_user) -> Callable[[], Clinician]:
 def week(clinician, known_elsewhere, small_pool) -> dict:
     """Make a week: three ordinary clinicians, a prober of known persons, an enumerator.
 
-    Ordinary clinicians register 12 persons each, 3 of them known at another clinic, and admit
-    all of them. The prober registers 12 persons known elsewhere and admits none; the
-    enumerator registers 12 unknown IINs and admits none.
+    Ordinary clinicians register 10 persons each, 3 of them known at another clinic, and admit
+    all of them. The prober registers 10 persons known elsewhere and admits none; the
+    enumerator registers 10 unknown IINs and admits none.
     """
     ordinary = [clinician() for _ in range(3)]
     for user in ordinary:
-        for iin in known_elsewhere(3) + [new_iin() for _ in range(9)]:
+        for iin in known_elsewhere(3) + [new_iin() for _ in range(7)]:
             user.admit(user.register(iin))
     prober, enumerator = clinician(), clinician()
-    for iin in known_elsewhere(12):
+    for iin in known_elsewhere(10):
         prober.register(iin)
-    for _ in range(12):
+    for _ in range(10):
         enumerator.register(new_iin())
     return {"ordinary": ordinary, "prober": prober, "enumerator": enumerator}

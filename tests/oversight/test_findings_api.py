@@ -1,8 +1,9 @@
 """Findings are listed to operators and key custodians only, a page at a time."""
 
+from datetime import timedelta
+
 import pytest
 
-from registry import clock
 from tests.conftest import bearer
 from tests.oversight.conftest import CHECKED_AT
 
@@ -10,13 +11,29 @@ FINDINGS = "/api/v1/oversight/findings"
 
 
 @pytest.fixture()
-def findings(week, session):
-    from registry.oversight.check import check_registrations
+def findings(session, make_user):
+    """Store three findings as the check would: a prober's two and an enumerator's one."""
+    from registry.oversight.models import OversightFinding
 
-    clock.freeze(CHECKED_AT)
-    found = check_registrations()
+    prober, enumerator = make_user("clinician")[0], make_user("clinician")[0]
+    period = {"period_start": CHECKED_AT - timedelta(days=7), "period_end": CHECKED_AT}
+    rows = [
+        OversightFinding(
+            kind="found_existing", user_id=prober.id, count=10, total=10, pool_count=9,
+            pool_total=40, clinic_id=prober.clinic_id, created_at=CHECKED_AT, **period,
+        ),
+        OversightFinding(
+            kind="no_episodes", user_id=prober.id, count=10, total=10, pool_count=10,
+            pool_total=40, clinic_id=prober.clinic_id, created_at=CHECKED_AT, **period,
+        ),
+        OversightFinding(
+            kind="no_episodes", user_id=enumerator.id, count=10, total=10, pool_count=10,
+            pool_total=40, clinic_id=enumerator.clinic_id, created_at=CHECKED_AT, **period,
+        ),
+    ]  # fmt: skip
+    session.add_all(rows)
     session.flush()
-    return found
+    return rows
 
 
 @pytest.mark.parametrize("role", ["admin", "key_custodian"])
@@ -33,12 +50,12 @@ def test_admins_and_custodians_read_every_finding(client, make_user, findings, r
         "clinic_id": findings[0].clinic_id,
         "period_start": "2026-02-26T05:00:00+00:00",
         "period_end": CHECKED_AT.isoformat(),
-        "count": 12,
-        "total": 12,
+        "count": 10,
+        "total": 10,
         "share": 1.0,
         "pool_count": 9,
-        "pool_total": 48,
-        "pool_share": 0.1875,
+        "pool_total": 40,
+        "pool_share": 0.225,
         "created_at": CHECKED_AT.isoformat(),
     }
     assert answer.json["next_after"] is None
