@@ -7,6 +7,7 @@ answer is counted against the caller's budget and its clinic's, in the project's
 store, keyed by user and clinic id (never by address: staff share a clinic's network).
 """
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def count_oracle_answer(limit: OracleLimit) -> None:
         budgets.append(("clinic", limit.per_clinic, g.user.clinic_id, "your clinic's limit"))
     for holder, setting, holder_id, whose in budgets:
         text = current_app.config[setting]
-        for item in parse_many(text):
+        for item in _parsed(text):
             retry_after = _spend(item, limit.scope, holder, str(holder_id))
             if retry_after is not None:
                 raise TooManyRequests(
@@ -65,6 +66,12 @@ def count_oracle_answer(limit: OracleLimit) -> None:
                     headers={"Retry-After": str(retry_after)},
                     audit=AuditNote(limit.action, "rate_limit", holder),
                 )
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str) -> tuple[RateLimitItem, ...]:
+    """Parse a limit setting once: parsing cost more than counting."""
+    return tuple(parse_many(text))
 
 
 def _spend(item: RateLimitItem, *identifiers: str) -> int | None:
