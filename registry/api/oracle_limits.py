@@ -16,6 +16,7 @@ from flask import current_app, g
 from limits import RateLimitItem, parse_many
 
 from registry.errors import AuditNote, ServiceUnavailable, TooManyRequests
+from registry.oversight import LIMIT_REFUSAL
 
 log = logging.getLogger("registry.ratelimit")
 
@@ -64,7 +65,7 @@ def count_oracle_answer(limit: OracleLimit) -> None:
                     f"you have reached {whose} of {limit.what} ({text}); try again in "
                     f"{retry_after} s. If ordinary work needs more, ask an operator.",
                     headers={"Retry-After": str(retry_after)},
-                    audit=AuditNote(limit.action, "rate_limit", holder),
+                    audit=AuditNote(limit.action, LIMIT_REFUSAL, holder),
                 )
 
 

@@ -148,3 +148,22 @@ def test_a_refusal_is_audited_without_identity(limited):
         values += [entry.object_id, entry.outcome]
     assert values == ["patient.register", user_id, "clinician", "rate_limit", "user", "refused:429"]
     assert iin not in repr(values)
+
+
+@pytest.mark.parametrize(("fail_open", "status"), [(True, 201), (False, 503)])
+def test_a_lost_limit_store_answers_as_configured(limited, monkeypatch, fail_open, status):
+    from registry.extensions import limiter
+
+    def store_down(*args, **kwargs):
+        raise ConnectionError("the limit store is down")
+
+    client = limited.test_client()
+    _, headers = _clinician(limited, _clinic(limited))
+    monkeypatch.setitem(limited.config, "RATELIMIT_FAIL_OPEN", fail_open)
+    with limited.app_context():
+        monkeypatch.setattr(type(limiter.limiter), "hit", store_down)
+    answer = _linked(client, headers)
+    assert answer.status_code == status
+    if status == 503:
+        assert answer.mimetype == "application/problem+json"
+        assert answer.headers["Retry-After"] == "5"
