@@ -33,6 +33,9 @@ SETTINGS = {
     "REGISTRY_ALTCHA_MAX_NUMBER": "10",
     "REGISTRY_TRUSTED_PROXIES": "1",
     "REGISTRY_CHALLENGE_LIMIT": "100000000 per minute",
+    # As bench/common.py's UNLIMITED_REGISTRATION: one clinician registers hundreds of patients.
+    "REGISTRY_LINKED_REGISTRATION_USER_LIMIT": "100000000 per minute",
+    "REGISTRY_LINKED_REGISTRATION_CLINIC_LIMIT": "100000000 per minute",
 }
 
 

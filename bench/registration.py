@@ -15,7 +15,17 @@ import statistics
 import sys
 import time
 
-from common import ROOT, Instance, alternate, floor, floor_line, free_port, gunicorn, wrk
+from common import (
+    ROOT,
+    UNLIMITED_REGISTRATION,
+    Instance,
+    alternate,
+    floor,
+    floor_line,
+    free_port,
+    gunicorn,
+    wrk,
+)
 from iins import random_iin
 
 LUA = os.path.join(os.path.dirname(__file__), "lua")
@@ -101,6 +111,7 @@ def main() -> None:
     parser.add_argument("--fill-processes", type=int, default=1, help="parallel fill (PostgreSQL)")
     options = parser.parse_args()
 
+    os.environ.update(UNLIMITED_REGISTRATION)  # before the instance copies the environment
     instance = Instance(options.database_url)
     seeded = json.loads(instance.cli("demo", "--json"))
     clinician = next(u for u in seeded["users"] if u["roles"] == ["clinician"])

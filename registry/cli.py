@@ -23,6 +23,7 @@ def main() -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
+    from registry.oversight.cli import oversight_group
     from registry.patients.cli import keys_group, reidentify_command
     from registry.stats.cli import stats_group
     from registry.synth.cli import synth_command
@@ -35,6 +36,7 @@ def register_commands(app: Flask) -> None:
         user_group,
         token_group,
         audit_group,
+        oversight_group,
         scheduler_command,
         stats_group,
         synth_command,

@@ -48,6 +48,30 @@ class Defaults:
     CHALLENGE_LIMIT = "20 per minute; 200 per day"
     BOOKING_LIMIT = "5 per minute; 30 per day"
     BOOKING_LOOKUP_LIMIT = "20 per minute; 200 per day"
+    # Linked registration and care-card resolution answer "is this person in the registry?"
+    # (existing, treated before, OST elsewhere) for whatever a clinician types: limited per user
+    # and per clinic (flask-limiter syntax; docs/registration-oracle.md). The busiest narcology
+    # clinics admit some 50 new patients a day; with returning patients found again by IIN (up
+    # to ~300 a day where an OAT site doses daily) a clinic makes ~350 linked registrations a
+    # day over three or more desks, under 150 per person, and 50 an hour at a morning queue.
+    # The limits are 2-8 times that. Enumeration is a different scale: a list of 100 000 IINs
+    # takes one user 250 days and a whole clinic 50, and the oversight check below reports a
+    # user within days. Anonymous patients show their care card at every visit, daily in
+    # anonymous OAT, so resolutions get half as much again; the 100-bit cards cannot be
+    # guessed, so their limit only bounds the use of harvested cards.
+    LINKED_REGISTRATION_USER_LIMIT = "100 per hour; 400 per day"
+    LINKED_REGISTRATION_CLINIC_LIMIT = "2000 per day"
+    CARE_CARD_RESOLUTION_USER_LIMIT = "150 per hour; 600 per day"
+    CARE_CARD_RESOLUTION_CLINIC_LIMIT = "3000 per day"
+    # The oversight check (registry/oversight/check.py): how often it runs, the days it looks
+    # back, and when a user's share of linked registrations that found a person known elsewhere
+    # (or that no episode followed) is reported: at least this many registrations, and a share
+    # at least this many percentage points and this many standard errors above everyone else's.
+    OVERSIGHT_CHECK_SECONDS = 6 * 3600
+    OVERSIGHT_PERIOD_DAYS = 7
+    OVERSIGHT_MIN_REGISTRATIONS = 20
+    OVERSIGHT_MIN_EXCESS_PERCENT = 25
+    OVERSIGHT_MIN_Z = 4
     # Languages of the public pages; the first is the fallback.
     SITE_LANGUAGES = "ru,kk,en"
     # The region list (code, names in en/ru/kk); another country needs only another file.

@@ -54,12 +54,14 @@ def scheduled_jobs(app: Flask) -> list[Job]:
     """Return the jobs this deployment runs."""
     from registry.access.jobs import expire_bookings
     from registry.episodes.jobs import compute_compliance_flags
+    from registry.oversight.jobs import run_oversight_check
 
     return [
         Job("audit-checkpoint", app.config["AUDIT_CHECKPOINT_SECONDS"], sign_audit_checkpoint),
         Job("access-expiry", app.config["ACCESS_EXPIRY_SECONDS"], expire_bookings),
         Job("episode-compliance", app.config["COMPLIANCE_SECONDS"], compute_compliance_flags),
         Job("stats-monthly-release", app.config["STATS_RELEASE_SECONDS"], release_standard_tables),
+        Job("oversight-check", app.config["OVERSIGHT_CHECK_SECONDS"], run_oversight_check),
     ]
 
 

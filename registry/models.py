@@ -5,6 +5,7 @@ from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserRole
 from registry.episodes.models import ComplianceFlag, Episode, EpisodeEvent, EpisodeMigration
 from registry.jobs_models import JobRun, SchedulerLease
+from registry.oversight.models import OversightFinding
 from registry.patients.models import (
     CareCard,
     Escrow,
@@ -36,6 +37,7 @@ __all__ = [
     "JobRun",
     "LinkageToken",
     "OstEnrolment",
+    "OversightFinding",
     "Person",
     "PersonMerge",
     "Protocol",

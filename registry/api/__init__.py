@@ -17,6 +17,7 @@ def register_api(app: Flask) -> None:
     from registry.api.health.routes import blp as health_blp
     from registry.api.links import LinksPlugin
     from registry.api.me.routes import blp as me_blp
+    from registry.api.oversight.routes import blp as oversight_blp
     from registry.api.patients.routes import blp as patients_blp
     from registry.api.protocols.routes import blp as protocols_blp
     from registry.api.public.routes import blp as public_blp
@@ -36,6 +37,7 @@ def register_api(app: Flask) -> None:
         clinic_access_blp,
         public_blp,
         audit_blp,
+        oversight_blp,
         patients_blp,
         reidentifications_blp,
         protocols_blp,

@@ -127,6 +127,8 @@ POLICY: dict[str, Access] = {
     "GET /api/v1/audit/proof": _allow(AD),
     "GET /api/v1/audit/consistency": _allow(AD),
     "GET /api/v1/audit/entries": _allow(AD),
+    # Findings about users who may be probing the registry: for those who act on them.
+    "GET /api/v1/oversight/findings": _allow(AD, KC),
     f"POST {_REID}": _allow(KC),
     f"GET {_REID}/<int:request_id>": _allow(KC),
     f"POST {_REID}/<int:request_id>/approve": _allow(KC),

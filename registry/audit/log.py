@@ -2,10 +2,11 @@
 
 import functools
 import json
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import g, has_request_context
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm.util import identity_key
 
 from registry import clock
@@ -135,3 +136,27 @@ def record_refusal(note: AuditNote, status: int) -> None:
     lift_read_only()  # auditing a refusal is a write, even in a view that only reads
     record(note.action, note.object_type, note.object_id, outcome=f"{note.outcome}:{status}")
     db.session.commit()
+
+
+# How far an entry's stamp may trail its predecessor's: `record` stamps an entry before it waits
+# for the head lock, which a long transaction (a job, a batch) can hold; hosts' clocks differ.
+STAMP_SLACK = timedelta(days=1)
+
+
+def first_index_since(moment: datetime) -> int:
+    """Return an index before which no entry is stamped `moment` or later (a period's start).
+
+    The log has no index on time, and one would cost every write; its stamps rise with the
+    index up to STAMP_SLACK, so a binary search on the primary key finds where a period
+    starts, and a check reads the period rather than the whole log.
+    """
+    target = moment - STAMP_SLACK
+    low, high = 0, (db.session.execute(select(func.max(AuditEntry.idx))).scalar() or -1) + 1
+    while low < high:
+        middle = (low + high) // 2
+        stamped = db.session.execute(select(AuditEntry.at).where(AuditEntry.idx == middle))
+        if stamped.scalar_one() < target:
+            low = middle + 1
+        else:
+            high = middle
+    return low

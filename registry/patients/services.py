@@ -35,6 +35,11 @@ from registry.patients.models import (
     Pseudonym,
 )
 
+# Audit outcomes of a linked registration (registry/oversight counts them): a person new to the
+# registry; one known only at other clinics, so the answer told this clinic of them; or one of
+# this clinic's own patients found again, which tells it nothing.
+NEW, FOUND, EXISTING = "new", "found", "existing"
+LINKED_OUTCOMES = (NEW, FOUND, EXISTING)
 # Retries after a unique-constraint clash with a concurrent registration of the same person.
 _RETRIES = 5
 # Callbacks that move or restore rows of other domains (episodes) on merge and split.
@@ -54,6 +59,9 @@ class PatientFacts:
     # The clinic's own day: when its pseudonym was made, on its calendar (never the person's
     # creation, which another clinic may have caused and would see alike).
     created_on: date | None = None
+    # Whether this request gave the clinic its pseudonym: the person was new to the clinic. Not
+    # part of any answer; the audit log keeps it for the oversight check.
+    new_here: bool = False
 
 
 def clinic_domain(clinic_id: int) -> str:
@@ -198,6 +206,7 @@ def facts_for(root: Person, clinic_id: int) -> PatientFacts:
         existing=known_here,
         ost_active_elsewhere=_ost_active_elsewhere(ids, clinic_id),
         treated_before=_treated_before(ids),
+        new_here=not known_here,
     )
 
 
@@ -214,6 +223,7 @@ def facts_for_new(person: NewPerson, clinic_id: int, value: str) -> PatientFacts
         existing=False,
         ost_active_elsewhere=False,
         treated_before=False,
+        new_here=True,
     )
 
 
@@ -265,7 +275,8 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             if _escrow_missing(person):
                 _seal_late(person, identity)
             facts = facts_for(canonical(person), clinic_id)
-            record("patient.register", "pseudonym", facts.pseudonym, outcome="existing")
+            outcome = FOUND if facts.new_here else EXISTING
+            record("patient.register", "pseudonym", facts.pseudonym, outcome=outcome)
             return facts
         person, blob = fresh or _prepared_person(identity)
         db.session.flush()  # a batch caller's pending changes stay out of the savepoint
@@ -282,7 +293,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             found = _find_by_identity(candidates)
             continue
         facts = facts_for_new(person, clinic_id, pseudonym)
-        record("patient.register", "pseudonym", facts.pseudonym)
+        record("patient.register", "pseudonym", facts.pseudonym, outcome=NEW)
         return facts
     raise Conflict("the registration clashed with concurrent ones; try again")
 

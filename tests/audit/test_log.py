@@ -195,3 +195,35 @@ def test_a_refusal_is_audited_even_in_a_read_only_request(app, session):
         text("SELECT action, outcome FROM audit_entries ORDER BY idx DESC LIMIT 1")
     ).one()
     assert tuple(last) == ("audit.read", "refused:404")
+
+
+def test_the_first_index_since_a_moment_leaves_out_only_older_entries(session):
+    """A period's entries are found from an index, not by reading the whole log."""
+    from datetime import UTC, datetime, timedelta
+
+    from registry import clock
+    from registry.audit.log import first_index_since
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    # A day per entry, except one stamped 10 minutes before its predecessor (it waited for the
+    # head lock), as concurrent writers may leave it.
+    stamps = [start + timedelta(days=day) for day in range(10)]
+    stamps.insert(7, stamps[6] - timedelta(minutes=10))
+    try:
+        indexes = []
+        for stamp in stamps:
+            clock.freeze(stamp)
+            indexes.append(record("test.stamp", "thing", 1).idx)
+    finally:
+        clock.freeze(None)
+    for day in range(10):
+        since = start + timedelta(days=day)
+        first = first_index_since(since)
+        assert all(i >= first for i, at in zip(indexes, stamps, strict=True) if at >= since)
+        # Only a day's slack is read before the moment.
+        assert all(
+            i < first
+            for i, at in zip(indexes, stamps, strict=True)
+            if at < since - timedelta(days=1, minutes=10)
+        )
+    assert first_index_since(start + timedelta(days=30)) == indexes[-1] + 1

@@ -238,3 +238,26 @@ def test_404s_for_other_clinic_and_unknown_do_the_same_work(app, client, clinici
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert to_theirs == statements
+
+
+def test_linked_registration_audits_whether_it_found_a_person_new_to_the_clinic(
+    session, clinician, register
+):
+    """The oversight check counts answers that revealed a person the clinic did not know."""
+    from sqlalchemy import select
+
+    from registry.audit.models import AuditEntry
+
+    here, there = clinician(), clinician()
+    iin = new_iin()
+    answers = [register(here, {"iin": iin}), register(there, {"iin": iin})]
+    answers.append(register(there, {"iin": iin}))
+    answers.append(register(here, None))
+    outcomes = session.execute(
+        select(AuditEntry.object_id, AuditEntry.outcome)
+        .where(AuditEntry.action == "patient.register")
+        .order_by(AuditEntry.idx.desc())
+        .limit(4)
+    ).all()[::-1]
+    assert [pseudonym for pseudonym, _ in outcomes] == [a.json["pseudonym"] for a in answers]
+    assert [outcome for _, outcome in outcomes] == ["new", "found", "existing", "ok"]

@@ -3,6 +3,11 @@
 from flask import Response, g
 
 from registry.api.blueprint import ApiBlueprint
+from registry.api.oracle_limits import (
+    CARE_CARD_RESOLUTION,
+    LINKED_REGISTRATION,
+    count_oracle_answer,
+)
 from registry.api.patients.schemas import (
     CareCardQrSchema,
     ErasureQuerySchema,
@@ -60,6 +65,7 @@ def register(data):
     if data["mode"] == "anonymous":
         facts = register_anonymous(g.user.clinic_id)
     else:
+        count_oracle_answer(LINKED_REGISTRATION)
         facts = register_linked(g.user.clinic_id, data["identity"])
     db.session.commit()
     return _facts_body(facts), (200 if facts.existing else 201)
@@ -72,6 +78,7 @@ def register(data):
 @blp.alt_response(404, response="NOT_FOUND")
 def resolve(data):
     """Return this clinic's pseudonym for the holder of a care card."""
+    count_oracle_answer(CARE_CARD_RESOLUTION)
     facts = resolve_care_card(g.user.clinic_id, data["care_card"])
     db.session.commit()
     return _facts_body(facts)
