@@ -17,8 +17,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 # Behind a load balancer, keep-alive lets it reuse connections.
 keepalive = 5
-# The access log names the path only (%(U)s): never a query string, never a body.
+# The access log names the path only (%(U)s): never a query string, never a body. Every value
+# is escaped for a JSON string (registry/logs.py), so a request cannot forge a log line.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+logger_class = "registry.logs.JsonAccessLogger"
 access_log_format = (
     '{"time":"%(t)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
     '"bytes":%(B)s,"duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'

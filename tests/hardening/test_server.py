@@ -1,5 +1,6 @@
-"""The server as `make run` starts it: slow clients, exact rate limits, its own limits."""
+"""The server as `make run` starts it: slow clients, exact rate limits, access logs, its limits."""
 
+import json
 import socket
 import subprocess
 import time
@@ -118,3 +119,25 @@ def test_the_memory_store_refuses_several_worker_processes(stack):
     )
     assert started.returncode != 0
     assert "REGISTRY_RATELIMIT_STORAGE_URI" in started.stderr  # the message says what to set
+
+
+@pytest.mark.slow
+def test_access_log_lines_stay_json_whatever_the_path(stack):
+    stack.seed()
+    server = stack.server(workers=None)
+    parts = urlsplit(server.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as connection:
+        # A newline, a NUL, a quote and a backslash, percent-encoded as a client may send them.
+        connection.sendall(
+            b"GET /healthz%0A%7B%22forged%22:1%7D%00%22%5C HTTP/1.1\r\nHost: registry\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        assert connection.recv(4096).startswith(b"HTTP/1.1 404")
+    log = stack.folder / "access.log"
+    deadline = time.monotonic() + 5
+    while '"status":404' not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
+    assert not any("forged" in line for line in lines)  # no line of the client's making
+    [logged] = [line for line in lines if line["status"] == 404]
+    assert logged["path"] == '/healthz\n{"forged":1}\x00"\\'
