@@ -89,9 +89,9 @@ def replay(body: bytes, receive):
 
 async def refuse(send, scope, status: int) -> None:
     """Answer a refused request with problem+json and our usual headers, then close."""
+    title = HTTPStatus(status).phrase
     body = json.dumps(
-        {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
-        | {"detail": _DETAIL[status]}
+        {"type": "about:blank", "title": title, "status": status, "detail": _DETAIL[status]}
     ).encode()
     request_id = new_request_id(_header(scope, b"x-request-id"))
     headers = secure(
