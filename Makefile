@@ -74,6 +74,7 @@ bench: $(STAMP)
 	cd bench && ../$(BIN)/python episodes.py
 	cd bench && ../$(BIN)/python rules.py
 	cd bench && ../$(BIN)/python stats.py
+	cd bench && ../$(BIN)/python slow_clients.py
 
 # Instructions per request of each hot path (callgrind; repeatable where rates are not), e.g.
 # INSTR_ARGS="--against main" to see what a change saves.

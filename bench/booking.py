@@ -9,6 +9,7 @@ the per-client caps and rate limits keep their defaults.
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import urllib.request
@@ -81,6 +82,7 @@ def main() -> None:
             slot_count = -(-options.bookings * options.rounds // 1000)
             slots = make_slots(full, manager, slot_count, capacity=1000, start_in_days=15)
             rounds = iter(range(options.rounds))
+            p99: list[float] = []
 
             def book() -> float:
                 n = next(rounds)
@@ -91,6 +93,7 @@ def main() -> None:
                     full + "/api/v1/public/bookings",
                     options.seconds,
                     script=os.path.join(LUA, "bookings.lua"),
+                    p99=p99,
                 )
                 if rate * options.seconds > 0.95 * options.bookings:
                     sys.exit("the round ran out of solved challenges: raise --bookings")
@@ -120,6 +123,7 @@ def main() -> None:
         f"bookings (POST /public/bookings)  {medians['booking']:8.0f} req/s  ratio {ratio:.2f} "
         f"(target >= 0.3) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}"
     )
+    print(f"booking p99 latency, 16 connections (median of rounds) {statistics.median(p99):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -73,15 +73,8 @@ class Instance:
         return done.stdout
 
     def workers(self) -> int:
-        """Return the worker count gunicorn.conf.py chooses for this instance's database."""
-        from registry.config import database_uri, default_workers
-
-        if self.env.get("GUNICORN_WORKERS"):
-            return int(self.env["GUNICORN_WORKERS"])
-        uri = database_uri(
-            self.env.get("REGISTRY_DATABASE_URL", ""), self.env["REGISTRY_INSTANCE_PATH"]
-        )
-        return default_workers(uri, os.cpu_count() or 1)
+        """Return the worker processes gunicorn.conf.py runs: GUNICORN_WORKERS, else one."""
+        return int(self.env.get("GUNICORN_WORKERS") or 1)
 
     def user(self, name: str, *roles: str, clinic: int | None = None) -> dict:
         """Create a user and return its JSON (with the token)."""
@@ -149,8 +142,12 @@ def wrk(
     connections: int = 16,
     headers: dict | None = None,
     script: str | None = None,
+    p99: list | None = None,
 ) -> float:
-    """Load a URL with wrk and return requests per second (non-2xx answers are an error)."""
+    """Load a URL with wrk and return requests per second (non-2xx answers are an error).
+
+    Given a list as `p99`, it also appends the run's 99th percentile latency in ms there.
+    """
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -161,7 +158,14 @@ def wrk(
     output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw non-2xx answers:\n{output}")
+    if p99 is not None:
+        p99.append(_milliseconds(re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", output, re.M)))
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def _milliseconds(found: re.Match) -> float:
+    """Return a wrk latency (number and unit) in milliseconds."""
+    return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
 
 
 def floor(full: str, token: str, seconds: int):

@@ -1,4 +1,4 @@
-"""The raw driver of the ceiling apps: one sqlite3 or psycopg connection per worker, no pool.
+"""The raw driver of the ceiling apps: one sqlite3 or psycopg connection per thread, no pool.
 
 Statements are written with %s placeholders; on SQLite they become ?. A write transaction on
 SQLite begins IMMEDIATE behind a file lock, as the registry's writer queue does.
@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -20,8 +21,8 @@ from registry.audit.merkle import CompactRange, leaf_hash
 
 URL = os.environ["RAW_DATABASE_URL"]
 POSTGRES = URL.startswith("postgresql")
-_connection = None
-_lock = None
+# The server runs requests on several threads: each keeps its own connection and lock file.
+_mine = threading.local()
 _engine = None
 
 
@@ -54,24 +55,25 @@ def _pooled():
 
 
 def database():
-    """Return this worker's connection (or the request's pooled one), opening it on first use."""
-    global _connection, _lock
+    """Return this thread's connection (or the request's pooled one), opening it on first use."""
     if _engine is not None:
         return _pooled().connection.driver_connection
-    if _connection is None:
+    if getattr(_mine, "connection", None) is None:
+        _mine.lock = None
         if POSTGRES:
             import psycopg
 
-            _connection = psycopg.connect(URL.replace("+psycopg", ""))
+            _mine.connection = psycopg.connect(URL.replace("+psycopg", ""))
         else:
             import sqlite3
 
             path = URL.removeprefix("sqlite:///")
-            _connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            _mine.connection = sqlite3.connect(path, isolation_level=None)
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-                _connection.execute(f"PRAGMA {pragma}")
-            _lock = open(path + ".raw-lock", "a")  # noqa: SIM115 - held for the process
-    return _connection
+                _mine.connection.execute(f"PRAGMA {pragma}")
+            # flock(2) locks belong to an open file: each thread's own open excludes the others.
+            _mine.lock = open(path + ".raw-lock", "a")  # noqa: SIM115 - held for the thread
+    return _mine.connection
 
 
 def run(sql: str, values: tuple = ()) -> list:
@@ -104,8 +106,9 @@ def write_transaction():
             yield
         return
     connection = database()
-    if _lock is not None:
-        fcntl.flock(_lock, fcntl.LOCK_EX)
+    lock = _mine.lock
+    if lock is not None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         if not POSTGRES:
             connection.execute("BEGIN IMMEDIATE")
@@ -116,8 +119,8 @@ def write_transaction():
             connection.rollback()  # no round trip after the commit
         elif connection.in_transaction:
             connection.execute("ROLLBACK")
-        if _lock is not None:
-            fcntl.flock(_lock, fcntl.LOCK_UN)
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def audit(action: str, object_type: str, object_id: str, actor: tuple, at) -> None:

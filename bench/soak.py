@@ -122,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=20, help="requests started per second")
     parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers per instance")
     parser.add_argument("--threads", type=int, default=32, help="client threads")
     parser.add_argument(
         "--database-url",

@@ -15,6 +15,9 @@ class Defaults:
     KEYRING = ""
     # Largest accepted request body in bytes (413 above).
     MAX_CONTENT_LENGTH = 64 * 1024
+    # Seconds a client may take to send a request's body (408 after); the server reads it
+    # before any thread runs the request (registry/server.py).
+    REQUEST_BODY_SECONDS = 30
     # Lifetime of a new API token in days.
     TOKEN_TTL_DAYS = 90
     # flask-limiter storage: memory:// for one host, redis://host:6379/0 in production.
@@ -149,17 +152,3 @@ def database_uri(url: str, instance_path: str) -> str:
         # psycopg 3 is the driver we ship; SQLAlchemy would otherwise look for psycopg2.
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
-
-
-def default_workers(database_uri: str, cores: int) -> int:
-    """Return gunicorn's worker count for a database: one per core on SQLite, else 2 × cores + 1.
-
-    SQLite runs inside each worker, so there is no database round trip for another worker to
-    fill, and writers queue on one lock: workers beyond the cores only add context switches and
-    caches gone cold. On 2 cores, 2 workers registered 40% more patients per second than 5, and
-    the bare app served as many requests. A PostgreSQL server is a round trip away, and the
-    usual 2 × cores + 1 keeps the cores busy while workers wait for it.
-    """
-    if database_uri.startswith("sqlite"):
-        return max(2, cores)
-    return cores * 2 + 1

@@ -1,13 +1,13 @@
 """Configuration layering and start-up refusal without a keyring."""
 
-import multiprocessing
 import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from registry import create_app
-from registry.config import Defaults, database_uri, default_workers, from_environment
+from registry.config import Defaults, database_uri, from_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,25 +56,23 @@ def test_keyring_can_come_from_the_environment_as_json(tmp_path, monkeypatch, ke
     )
 
 
-def test_workers_are_one_per_core_on_sqlite_and_more_for_a_database_server():
-    assert default_workers("sqlite:////srv/registry.sqlite3", 4) == 4
-    assert default_workers("sqlite:////srv/registry.sqlite3", 1) == 2  # one slow request ≠ down
-    assert default_workers("postgresql+psycopg://u@h/db", 4) == 9
-
-
-@pytest.mark.parametrize(
-    ("instance_config", "expected"),
-    [("", "sqlite"), ("DATABASE_URL = 'postgresql://u@h/db'\n", "postgresql")],
-)
-def test_gunicorn_conf_counts_workers_for_the_configured_database(
-    tmp_path, monkeypatch, instance_config, expected
-):
-    (tmp_path / "config.py").write_text(instance_config)
+def test_gunicorn_conf_runs_one_process_of_threads(tmp_path, monkeypatch):
     monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
-    monkeypatch.delenv("REGISTRY_DATABASE_URL", raising=False)
-    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "REGISTRY_RATELIMIT_STORAGE_URI"):
+        monkeypatch.delenv(name, raising=False)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    cores = multiprocessing.cpu_count()
-    assert conf["workers"] == default_workers(f"{expected}://", cores)
+    assert (conf["workers"], conf["threads"]) == (1, 8)
+    assert conf["worker_class"] == "registry.server.WholeRequestWorker"
     monkeypatch.setenv("GUNICORN_WORKERS", "7")
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 7
+
+
+def test_several_processes_need_a_shared_rate_limit_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("REGISTRY_RATELIMIT_STORAGE_URI", raising=False)
+    on_starting = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["on_starting"]
+    on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=1)))  # one process: exact counts
+    with pytest.raises(SystemExit, match="REGISTRY_RATELIMIT_STORAGE_URI"):
+        on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=3)))
+    monkeypatch.setenv("REGISTRY_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=3)))  # one count for all of them

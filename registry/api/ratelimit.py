@@ -138,9 +138,27 @@ def _has_global_limits(limiter) -> bool:
 
 def _after_if_limited(hook):
     def inject_if_limited(response):
-        return hook(response) if g.get("rate_limited") else response
+        if not g.get("rate_limited"):
+            return response
+        ours = response.headers.get("Retry-After")
+        return _retry_after_only_on_refusals(hook(response), ours)
 
     return inject_if_limited
+
+
+def _retry_after_only_on_refusals(response, ours: str | None):
+    """Keep Retry-After on 429 (the limit's wait) and 503 (our own value) only.
+
+    flask-limiter's header hook sets it on every answer of a limited view, to the end of the
+    limit's window: a 200 would tell clients to wait, and a 503 would lose its documented 5 s.
+    """
+    if response.status_code == 429:
+        return response
+    if response.status_code == 503 and ours is not None:
+        response.headers["Retry-After"] = ours
+    else:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def _teardown_if_limited(hook):

@@ -160,3 +160,31 @@ def test_an_application_wide_limit_still_counts_on_limited_views(database_url, k
         limiter.reset()
         limiter.limit_manager.set_application_limits([])
         limiter.enabled = False
+
+
+def test_retry_after_comes_only_with_429_and_503(limited_app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import registry.api.public.routes as public_routes
+
+    client = _client(limited_app, "203.0.113.13")
+    served = client.get("/api/v1/public/challenge")
+    assert served.status_code == 200
+    assert "Retry-After" not in served.headers  # nothing to retry
+    assert int(served.headers["X-RateLimit-Remaining"]) == 5  # the limit still shows
+    refused = client.post("/api/v1/public/bookings", json={"slot_id": 1, "altcha": "x"})
+    assert refused.status_code == 422 and "Retry-After" not in refused.headers
+    page = client.get("/?lang=en")
+    assert page.status_code == 200 and "Retry-After" not in page.headers
+
+    def database_down():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(public_routes, "issue_challenge", database_down)
+    unavailable = client.get("/api/v1/public/challenge")
+    assert unavailable.status_code == 503
+    assert unavailable.headers["Retry-After"] == "5"  # as documented, not the limit's window
+    monkeypatch.undo()
+    answers = [client.get("/api/v1/public/challenge") for _ in range(6)]
+    assert answers[-1].status_code == 429
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 60  # when the minute's window ends

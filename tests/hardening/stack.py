@@ -89,11 +89,15 @@ class Stack:
                 db.engine.dispose()
 
     def server(
-        self, workers: int = 2, port: int | None = None, env: dict | None = None
+        self, workers: int | None = None, port: int | None = None, env: dict | None = None
     ) -> "Server":
-        """Start gunicorn with the project's gunicorn.conf.py (and settings of its own)."""
+        """Start gunicorn with the project's gunicorn.conf.py (and settings of its own).
+
+        `workers=None` leaves the count to gunicorn.conf.py, as `make run` does.
+        """
         port = port or free_port()
         log = open(self.folder / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 closed on stop
+        count = [] if workers is None else ["--workers", str(workers)]
         process = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
@@ -101,8 +105,7 @@ class Stack:
                 str(ROOT / "gunicorn.conf.py"),
                 "--bind",
                 f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
+                *count,
                 "wsgi:app",
             ],
             env={**self.env, **(env or {})},

@@ -70,9 +70,9 @@ def test_postgres_outage_answers_503_and_recovers_without_restart(cluster, tmp_p
     stack = Stack(tmp_path, cluster.url, LOAD_SETTINGS)
     try:
         users = users_of(stack.seed())
-        server = stack.server(workers=2)
+        server = stack.server()
         token, tally = users["clinician"]["token"], Tally()
-        # Every worker now holds pooled connections that the stop will break.
+        # The server's pool now holds connections that the stop will break.
         assert [register(server.url, token, tally) for _ in range(6)] == [201] * 6
 
         cluster.stop()
@@ -87,14 +87,14 @@ def test_postgres_outage_answers_503_and_recovers_without_restart(cluster, tmp_p
 
         cluster.start()
         wait_for(lambda: call(server.url, "GET", "/readyz").status == 200)
-        # A worker that served no request in the outage still holds stale connections: it
-        # fails one request (503, quickly) and renews its pool. Which request reaches a worker
-        # first is up to the kernel, so that 503 may come late.
+        # A pooled connection that served no request in the outage is still stale: its
+        # request fails (503, quickly) and SQLAlchemy renews the pool. Which thread takes
+        # which connection is up to the pool, so that 503 may come late.
         recovery = register_until_eight_in_a_row(server.url, token, tally)
         assert set(recovery) <= {201, 503} and recovery.count(503) <= 2, recovery
 
         # A quick restart between requests leaves every pooled connection stale: without a
-        # pre-ping each worker fails one request and renews its pool.
+        # pre-ping one request fails and the pool is renewed.
         assert [register(server.url, token, tally) for _ in range(6)] == [201] * 6
         cluster.stop()
         cluster.start()
@@ -160,12 +160,12 @@ def test_redis_outage_follows_the_configured_choice_and_recovers(redis_server, s
 def test_sqlite_locked_by_another_process_delays_writes_only(stack):
     # SQLite has no server to stop; its outage is another process (a backup, an operator's
     # shell) holding the write lock. Reads and /readyz go on; writes wait (up to the 30 s busy
-    # timeout, then 503), and succeed once it lets go. Each waiting write holds a sync worker,
-    # so fewer writes than workers wait here, as a free worker is what answers the reads.
+    # timeout, then 503), and succeed once it lets go. Each waiting write holds one of the
+    # server's threads, so fewer writes than threads wait here: a free one answers the reads.
     if PG_URL:
         pytest.skip("SQLite's own outage; the PostgreSQL run stops a private cluster instead")
     users = users_of(stack.seed())
-    server = stack.server(workers=3)
+    server = stack.server()
     token, tally = users["clinician"]["token"], Tally()
     assert register(server.url, token, tally) == 201
     blocker = sqlite3.connect(stack.database_url.removeprefix("sqlite:///"), isolation_level=None)
