@@ -255,8 +255,11 @@ def population(measure: str, year: int, needed: set[str] | None = None):
     else:
         unit_key = (person_key + Episode.id * literal(EPISODE_KEY_STEP, BigInteger)) % KEY_MODULUS
         columns.append(unit_key.label("unit_key"))
+    # The FROM starts at episodes, whichever column comes first: left to infer it, SQLAlchemy
+    # starts at the first column's table (clinics for a region-only table) and the joins break.
     stmt = (
         select(*columns)
+        .select_from(Episode)
         .join(Person, Person.id == Episode.person_id)
         .outerjoin(survivor, survivor.c.id == Episode.person_id)
         .where(_scope(measure, start, end, today))
