@@ -96,7 +96,7 @@ class Defaults:
     STATS_QUERY_SECONDS = 15
     # Of those, the most spent republishing margins (STATS_REPUBLISH_LEVELS): a full audit per
     # level that can take minutes on a large sparse table, for a cell or two.
-    STATS_REPUBLISH_SECONDS = 2
+    STATS_REPUBLISH_SECONDS = 5
     # Differential privacy for ad hoc queries: "off", "analysts" (those flagged with
     # `registry stats dp-analyst`) or "all" (every analyst query). DP answers count persons only.
     STATS_DP_MODE = "analysts"
