@@ -86,7 +86,7 @@ def test_a_dp_query_is_bounded_too(app, client, session, make_user, population, 
 
 
 def test_republishing_out_of_time_keeps_the_audited_suppression():
-    model, counts, keys = random_release({"a": 6, "b": 5, "c": 4}, [("a", "b", "c")], 500, 1)
+    model, counts, keys = random_release({"a": 5, "b": 4, "c": 3}, [("a", "b", "c")], 400, 0)
     plain = protect_release(model, counts, keys, SdcParams(threshold=5))
     stopped = protect_release(
         model, counts, keys, SdcParams(threshold=5, republish_levels=2, republish_seconds=0)
@@ -98,14 +98,16 @@ def test_republishing_out_of_time_keeps_the_audited_suppression():
         assert hi - lo >= 5 - 1e-6
     full = protect_release(model, counts, keys, SdcParams(threshold=5, republish_levels=2))
     assert "republish_stopped" not in full.record()
+    assert (full.status != plain.status).any()  # there was something to republish
 
 
 def test_protection_stops_at_the_deadline():
+    # Unbounded, this release takes about 10 s of CPU (most of it republishing margins).
     model, counts, keys = random_release({"a": 30, "b": 20, "c": 12}, [("a", "b", "c")], 3000, 2)
     started = time.perf_counter()
     with pytest.raises(DeadlinePassed), time_budget(0.05):
         protect_release(model, counts, keys, SdcParams(threshold=10, republish_levels=2))
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 3.0
 
 
 def test_nested_budgets_never_outlast_the_outer_one():
