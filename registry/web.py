@@ -94,6 +94,10 @@ def prepare_request() -> None:
     view = current_app.view_functions.get(req.endpoint or "")
     # Remembered for registry.database.read_only: such views never take the write lock.
     g.read_only = getattr(view, "read_only", False)
+    # Flask reads this per request: it must be set before anything (below) reads the body.
+    larger = getattr(view, "body_limit_setting", None)
+    if larger:
+        req.max_content_length = current_app.config[larger]
     if req.method in _BODY_METHODS and req.path.startswith("/api/"):
         has_body = (
             bool(req.content_length)
@@ -119,6 +123,16 @@ def refuse_unstorable_text(req: Request) -> None:
             bad.extend(unstorable_fields(req.form.items(multi=True), "form"))
     if bad:
         raise ValidationFailed(errors={path: [UNSTORABLE] for path in bad})
+
+
+def larger_body(setting: str):
+    """Let a view take bodies up to a setting's size in bytes, above MAX_CONTENT_LENGTH."""
+
+    def mark(view):
+        view.body_limit_setting = setting
+        return view
+
+    return mark
 
 
 def register_web_hooks(app: Flask) -> None:
