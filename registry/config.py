@@ -116,6 +116,14 @@ class Defaults:
     STATS_MARGIN_WEIGHT = 3.0
     # Largest table (cells including margins) a query may ask for; larger ones are refused (422).
     STATS_MAX_CELLS = 200_000
+    # Seconds an ad hoc query may take to count, protect and write out its table: one estimated
+    # to take longer is refused at once, one that still runs longer is stopped; both answer 422.
+    # Keep it well below gunicorn's worker timeout (GUNICORN_TIMEOUT, 30 s), which kills the
+    # worker: on a busy machine, writing out a large table can take twice its estimate.
+    STATS_QUERY_SECONDS = 15
+    # Of those, the most spent republishing margins (STATS_REPUBLISH_LEVELS): a full audit per
+    # level that can take minutes on a large sparse table, for a cell or two.
+    STATS_REPUBLISH_SECONDS = 5
     # Differential privacy for ad hoc queries: "off", "analysts" (those flagged with
     # `registry stats dp-analyst`) or "all" (every analyst query). DP answers count persons only.
     STATS_DP_MODE = "analysts"

@@ -1,13 +1,18 @@
 """SQLAlchemy base, naming conventions and engine settings for SQLite and PostgreSQL."""
 
 import contextlib
+import math
 import os
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 from flask import g, has_app_context
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
 
@@ -296,3 +301,48 @@ def _restore_forgotten_autocommit(dbapi_connection, record) -> None:
 def _restore_transactions(driver, info: dict) -> None:
     if info.pop(_AUTOCOMMIT, False) and not driver.closed:
         driver.autocommit = False
+
+
+class StatementTimeout(Exception):
+    """A statement ran past its time limit and the database cancelled it."""
+
+
+@contextmanager
+def time_limited(session: Session, seconds: float) -> Iterator[None]:
+    """Cancel any statement of the session inside that is still running `seconds` from now.
+
+    PostgreSQL: a transaction-local statement_timeout. SQLite: a progress handler that
+    interrupts the statement. Either way the cancelled statement raises StatementTimeout.
+    """
+    if math.isinf(seconds):
+        yield
+        return
+    connection = session.connection()
+    ends = time.monotonic() + max(seconds, 0.0)
+    if connection.dialect.name == "postgresql":
+        limit = max(1, math.ceil(seconds * 1000))
+        connection.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(limit)}
+        )
+        with _cancelled_is_timeout(ends):
+            yield
+        connection.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
+        return
+    driver = connection.connection.dbapi_connection
+    driver.set_progress_handler(lambda: time.monotonic() > ends, 10_000)
+    try:
+        with _cancelled_is_timeout(ends):
+            yield
+    finally:
+        driver.set_progress_handler(None, 0)
+
+
+@contextmanager
+def _cancelled_is_timeout(ends: float) -> Iterator[None]:
+    """Turn the error of a statement cancelled at the time limit into StatementTimeout."""
+    try:
+        yield
+    except OperationalError:
+        if time.monotonic() < ends:
+            raise  # failed for another reason: the database is down, say
+        raise StatementTimeout() from None

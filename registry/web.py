@@ -3,13 +3,21 @@
 import re
 import uuid
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
 from werkzeug.exceptions import UnsupportedMediaType
+
+from registry.errors import ValidationFailed
+from registry.input_text import (
+    UNSTORABLE,
+    unstorable_fields,
+    unstorable_json_paths,
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 REQUEST_ID_KEY = "registry.request_id"  # the WSGI environ key the middleware fills
 STATIC_PREFIXES = ("/static/", "/api/v1/docs/static/", "/api/v1/docs/local/")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 PAGE_CSP = (
@@ -86,6 +94,10 @@ def prepare_request() -> None:
     view = current_app.view_functions.get(req.endpoint or "")
     # Remembered for registry.database.read_only: such views never take the write lock.
     g.read_only = getattr(view, "read_only", False)
+    # Flask reads this per request: it must be set before anything (below) reads the body.
+    larger = getattr(view, "body_limit_setting", None)
+    if larger:
+        req.max_content_length = current_app.config[larger]
     if req.method in _BODY_METHODS and req.path.startswith("/api/"):
         has_body = (
             bool(req.content_length)
@@ -93,6 +105,34 @@ def prepare_request() -> None:
         )
         if has_body and not req.is_json:
             raise UnsupportedMediaType()
+    refuse_unstorable_text(req)
+
+
+def refuse_unstorable_text(req: Request) -> None:
+    """Refuse, before any view, a NUL or lone surrogate in any string the request carries."""
+    bad = []
+    if req.view_args:
+        path_strings = ((k, v) for k, v in req.view_args.items() if isinstance(v, str))
+        bad.extend(unstorable_fields(path_strings, "path"))
+    if req.query_string:
+        bad.extend(unstorable_fields(req.args.items(multi=True), "query"))
+    if req.method in _BODY_METHODS:
+        if req.is_json:
+            bad.extend(unstorable_json_paths(req.get_data(cache=True)))
+        elif req.mimetype in _FORM_TYPES:
+            bad.extend(unstorable_fields(req.form.items(multi=True), "form"))
+    if bad:
+        raise ValidationFailed(errors={path: [UNSTORABLE] for path in bad})
+
+
+def larger_body(setting: str):
+    """Let a view take bodies up to a setting's size in bytes, above MAX_CONTENT_LENGTH."""
+
+    def mark(view):
+        view.body_limit_setting = setting
+        return view
+
+    return mark
 
 
 def register_web_hooks(app: Flask) -> None:

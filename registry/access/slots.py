@@ -13,6 +13,14 @@ from registry.audit.log import record
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.extensions import db
 
+# Slot times stay in this century: far enough ahead for any clinic, and far from the ends of
+# the calendar, where converting a time to UTC or adding a duration overflows.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+FIRST_MOMENT = datetime.combine(FIRST_DAY, time.min, tzinfo=UTC)
+LAST_MOMENT = datetime.combine(LAST_DAY, time(23, 0), tzinfo=UTC)
+OUTSIDE_CALENDAR = f"must be between {FIRST_DAY.year} and {LAST_DAY.year}"
+
 
 def _existing_starts(service_id: int, starts: list[datetime]) -> set[datetime]:
     """Return which of the start times the service already has a live slot at."""

@@ -7,12 +7,18 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 
+from registry import clock
 from registry.crypto.errors import InvalidIdentity
 from registry.crypto.iin import canonical_iin, check_consistent, validate_iin
 from registry.crypto.names import name_key_material
 from registry.errors import ValidationFailed
 
 NAME_FIELDS = ("family_name", "given_name", "patronymic")
+# Nobody has been recorded older than 122: an older birth date is a typo.
+OLDEST_AGE_YEARS = 130
+# The first time zone to start a day (UTC+14): a child born there today is not born in the
+# future, although the server's UTC date may still be yesterday.
+_EARLIEST_ZONE = dt.timedelta(hours=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +45,23 @@ def parse_identity(fields: dict) -> Identity:
         raise _invalid(exc) from None
 
 
+def check_birth_date(born: dt.date, field: str, prefix: str = "") -> None:
+    """Refuse a birth date after today anywhere on Earth, or more than OLDEST_AGE_YEARS ago."""
+    now = clock.now()
+    if born > (now + _EARLIEST_ZONE).date():
+        raise InvalidIdentity(field, f"{prefix}in_future")
+    today = now.date()
+    try:
+        oldest = today.replace(year=today.year - OLDEST_AGE_YEARS)
+    except ValueError:  # 29 February, and that year was no leap year
+        oldest = today.replace(year=today.year - OLDEST_AGE_YEARS, day=28)
+    if born < oldest:
+        raise InvalidIdentity(field, f"{prefix}too_old")
+
+
 def _iin_identity(fields: dict) -> Identity:
     info = validate_iin(fields["iin"])
+    check_birth_date(info.birth_date, "iin", prefix="birth_date_")
     birth_date, sex = fields.get("birth_date"), fields.get("sex")
     if birth_date is not None or sex is not None:
         check_consistent(
@@ -70,6 +91,7 @@ def _name_identity(fields: dict) -> Identity:
         fields["sex"],
         fields.get("patronymic"),
     )
+    check_birth_date(fields["birth_date"], "birth_date")
     materials = [("name", material.primary)]
     if material.patronymic is not None:
         materials.insert(0, ("name_patronymic", material.patronymic))

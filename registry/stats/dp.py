@@ -20,7 +20,13 @@ from registry.errors import ValidationFailed
 from registry.stats.catalogue import DIMENSIONS
 from registry.stats.dp_budget import spend, to_micro
 from registry.stats.population import count_groups
-from registry.stats.query import TableQuery, grouping, parse_query, select_groups
+from registry.stats.query import (
+    TableQuery,
+    grouping,
+    parse_query,
+    select_groups,
+    within_budget,
+)
 from registry.stats.sdc import CellStatus, Dimension, ReleaseModel, TableSpec
 
 dp.enable_features("contrib")
@@ -84,10 +90,11 @@ def run_dp_query(data: dict, user_id: int) -> tuple[TableQuery, dict]:
         [DIMENSIONS[d].sdc_dimension(query.year) for d in query.dimensions],
         [TableSpec("query", query.dimensions)],
     )
-    (groups,) = count_groups("persons", query.year, [grouping(query, query.dimensions)])
-    records, keys, weights = select_groups(groups, query, query.dimensions)
-    counts, _ = model.count(records, keys, weights)
-    values = noisy_table(model, counts, epsilon)
+    with within_budget(model.n_cells):
+        (groups,) = count_groups("persons", query.year, [grouping(query, query.dimensions)])
+        records, keys, weights = select_groups(groups, query, query.dimensions)
+        counts, _ = model.count(records, keys, weights)
+        values = noisy_table(model, counts, epsilon)
     threshold = config["STATS_THRESHOLD"]
     protection = {
         "tables": [{"name": "query", "dims": list(query.dimensions)}],

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from registry import clock
 from registry.access.models import Clinic
+from registry.database import StatementTimeout, time_limited
 from registry.episodes.codes import NOT_KNOWN, NOT_KNOWN_NUMBER, drug_group
 from registry.episodes.models import ComplianceFlag, Episode
 from registry.extensions import db
@@ -45,6 +46,7 @@ from registry.stats.catalogue import (
     age_band,
     first_use_band,
 )
+from registry.stats.sdc import deadline
 from registry.stats.sdc.model import KEY_MODULUS
 
 # Spreads episode ids over the key space so that each episode gets its own fixed record key.
@@ -255,8 +257,11 @@ def population(measure: str, year: int, needed: set[str] | None = None):
     else:
         unit_key = (person_key + Episode.id * literal(EPISODE_KEY_STEP, BigInteger)) % KEY_MODULUS
         columns.append(unit_key.label("unit_key"))
+    # The FROM starts at episodes, whichever column comes first: left to infer it, SQLAlchemy
+    # starts at the first column's table (clinics for a region-only table) and the joins break.
     stmt = (
         select(*columns)
+        .select_from(Episode)
         .join(Person, Person.id == Episode.person_id)
         .outerjoin(survivor, survivor.c.id == Episode.person_id)
         .where(_scope(measure, start, end, today))
@@ -286,12 +291,17 @@ def count_groups(measure: str, year: int, groupings: Sequence[Sequence[str]]) ->
     """Count units per combination of raw values, for each grouping of dimension names."""
     columns = [[raw_column(name) for name in grouping] for grouping in groupings]
     every = sorted({c for cols in columns for c in cols})
+    deadline.check()
     units = population(measure, year, set(every))
     _tune_postgres()
-    if _dialect() == "postgresql":
-        rows = _grouping_sets(units, columns, every)
-    else:
-        rows = _union(units, columns, every)
+    try:
+        with time_limited(db.session, deadline.remaining()):
+            if _dialect() == "postgresql":
+                rows = _grouping_sets(units, columns, every)
+            else:
+                rows = _union(units, columns, every)
+    except StatementTimeout:
+        raise deadline.DeadlinePassed() from None
     return [_groups(rows, i, grouping, every) for i, grouping in enumerate(groupings)]
 
 

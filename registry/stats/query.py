@@ -7,7 +7,9 @@ primary and secondary suppression → interval audit → cell-key perturbation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 from flask import current_app
@@ -16,6 +18,7 @@ from registry import clock
 from registry.episodes.codes import NOT_KNOWN
 from registry.errors import ValidationFailed
 from registry.stats.catalogue import DIMENSIONS, MAX_DIMENSIONS, MEASURES, OUTCOME, RATES
+from registry.stats.cost import output_seconds, table_cost
 from registry.stats.population import Groups, count_groups, leaf_codes
 from registry.stats.sdc import (
     TOTAL,
@@ -26,6 +29,7 @@ from registry.stats.sdc import (
     TableSpec,
     protect_records,
 )
+from registry.stats.sdc.deadline import DeadlinePassed, time_budget
 
 # Outcome of a unit for a rate measure; the release crosses the table with it.
 OUTCOMES = ("yes", "no")
@@ -81,17 +85,20 @@ def parse_query(data: dict) -> TableQuery:
         if not values:
             errors[f"filters.{name}"] = ["give at least one code"]
         filters[name] = tuple(values)
-    outcome_cells = len(OUTCOMES) + 1 if measure in RATES else 1
-    if not errors and _cells(dims, year) * outcome_cells > current_app.config["STATS_MAX_CELLS"]:
-        errors["dimensions"] = ["the table would have too many cells; use fewer dimensions"]
     if errors:
         raise ValidationFailed(errors=errors)
-    return TableQuery(measure, year, tuple(dims), filters)
+    query = TableQuery(measure, year, tuple(dims), filters)
+    if table_cells(query) > current_app.config["STATS_MAX_CELLS"]:
+        errors["dimensions"] = ["the table would have too many cells; use fewer dimensions"]
+        raise ValidationFailed(errors=errors)
+    return query
 
 
-def _cells(dims: list[str], year: int) -> int:
-    """Return the number of cells of a table, margins included."""
-    return math.prod(len(DIMENSIONS[d].codes(year)) + 1 for d in dims)
+def table_cells(query: TableQuery) -> int:
+    """Return the number of cells of a query's table, margins (and rate outcomes) included."""
+    outcome_cells = len(OUTCOMES) + 1 if query.measure in RATES else 1
+    codes = (len(DIMENSIONS[d].codes(query.year)) for d in query.dimensions)
+    return outcome_cells * math.prod(n + 1 for n in codes)
 
 
 def sdc_params() -> SdcParams:
@@ -164,14 +171,17 @@ def select_groups(
 # -- protection -----------------------------------------------------------------------------
 
 
-def protect_table(query: TableQuery, tables: list[TableSpec], groups: Groups) -> dict:
+def protect_table(
+    query: TableQuery, tables: list[TableSpec], groups: Groups, params: SdcParams | None = None
+) -> dict:
     """Protect the tables of one release over the same population; return cells and record."""
     dims = tuple(dict.fromkeys(d for t in tables for d in t.dims))
     model = ReleaseModel([_sdc_dimension(d, query.year) for d in dims], tables)
     records, keys, weights = select_groups(groups, query, dims)
-    params = sdc_params()
+    params = params or sdc_params()
     if weights.sum() < current_app.config["STATS_MIN_POPULATION"]:
         return _fully_suppressed(model, params)
+    refuse_costly(model.n_cells, int(model.inner.sum()), int(weights.sum()))
     release = protect_records(model, records, keys, params, weights)
     out = release.to_dict()
     record = out["record"]
@@ -194,14 +204,58 @@ def _fully_suppressed(model: ReleaseModel, params: SdcParams) -> dict:
     return {"cells": cells, "protection": protection}
 
 
+def refuse_costly(cells: int, inner_cells: int, units: int) -> None:
+    """Refuse a table estimated to take longer than a query may (before counting: units 0)."""
+    budget = current_app.config["STATS_QUERY_SECONDS"]
+    cost = table_cost(cells, inner_cells, units)
+    if cost.seconds > budget:
+        raise ValidationFailed(
+            "the table would take too long to protect; ask for a smaller one",
+            errors={
+                "dimensions": [
+                    f"a table of {cost.cells} cells is estimated to take {cost.seconds:.0f} s"
+                    f" to protect, more than the {budget} s a query may take; use fewer or"
+                    " coarser dimensions, or filters"
+                ]
+            },
+            extra={"estimate": {"cells": cost.cells, "seconds": round(cost.seconds, 1)}},
+        )
+
+
+@contextmanager
+def within_budget(cells: int) -> Iterator[None]:
+    """Stop counting and protecting in time to write out the table within STATS_QUERY_SECONDS.
+
+    Stopped, the query is refused (422).
+    """
+    budget = current_app.config["STATS_QUERY_SECONDS"]
+    try:
+        with time_budget(budget - output_seconds(cells)):
+            yield
+    except DeadlinePassed:
+        raise ValidationFailed(
+            "the table took too long to count and protect; ask for a smaller one",
+            errors={
+                "dimensions": [
+                    f"this table cannot be counted, protected and written out within the"
+                    f" {budget} s a query may take; use fewer or coarser dimensions, or filters"
+                ]
+            },
+        ) from None
+
+
 def run_query(data: dict) -> tuple[TableQuery, dict]:
-    """Validate a query, count and protect its table; return the query and the answer."""
+    """Validate a query, count and protect its table in time; return the query and answer."""
     query = parse_query(data)
     dims = query.dimensions
     if query.measure in RATES:
         dims = (*dims, OUTCOME)
-    (groups,) = count_groups(query.measure, query.year, [grouping(query, dims)])
-    answer = protect_table(query, [TableSpec("query", dims)], groups)
+    params = replace(sdc_params(), republish_seconds=current_app.config["STATS_REPUBLISH_SECONDS"])
+    cells = table_cells(query)
+    refuse_costly(cells, 0, 0)  # writing it out alone would take too long
+    with within_budget(cells):
+        (groups,) = count_groups(query.measure, query.year, [grouping(query, dims)])
+        answer = protect_table(query, [TableSpec("query", dims)], groups, params)
     if query.measure in RATES:
         answer = {**answer, "rates": rate_cells(answer["cells"])}
     return query, answer

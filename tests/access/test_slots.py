@@ -236,3 +236,52 @@ def test_access_job_is_scheduled(app):
     from registry.jobs import scheduled_jobs
 
     assert "access-expiry" in [job.name for job in scheduled_jobs(app)]
+
+
+FAR = "9999-12-31T23:50:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"starts_at": FAR}, "starts_at"),
+        ({"starts_at": "9999-12-31T23:00:00-05:00"}, "starts_at"),
+        (
+            {
+                "weekly": {
+                    "weekdays": ["fri"],
+                    "times": ["23:50"],
+                    "from_date": "9999-12-25",
+                    "to_date": "9999-12-31",
+                }
+            },
+            "weekly.from_date",
+        ),
+    ],
+)
+def test_slots_past_the_calendar_are_refused(client, manager, body, field):
+    clinic_id, headers, service = manager
+    body = {"service_id": service.id, "capacity": 1, **body}
+    answer = client.post(f"/api/v1/clinics/{clinic_id}/slots", headers=headers, json=body)
+    assert answer.status_code == 422, answer.json
+    assert field in answer.json["errors"]
+
+
+def test_a_slot_cannot_move_past_the_calendar(client, manager, session):
+    clinic_id, headers, service = manager
+    slot = new_slot(session, service)
+    url = f"/api/v1/clinics/{clinic_id}/slots/{slot.id}"
+    answer = client.patch(url, headers=headers, json={"starts_at": FAR})
+    assert answer.status_code == 422 and "starts_at" in answer.json["errors"]
+
+
+@pytest.mark.parametrize("listing", ["slots", "bookings"])
+@pytest.mark.parametrize(
+    "window",
+    ["from=0001-01-01T00:00:00%2B05:00", "from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:00-05:00"],
+)
+def test_listing_windows_past_the_calendar_are_refused(client, manager, listing, window):
+    clinic_id, headers, _ = manager
+    answer = client.get(f"/api/v1/clinics/{clinic_id}/{listing}?{window}", headers=headers)
+    assert answer.status_code == 422, answer.json
+    assert {"from", "to"} & set(answer.json["errors"])

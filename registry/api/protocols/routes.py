@@ -21,6 +21,7 @@ from registry.episodes import migration
 from registry.errors import ValidationFailed
 from registry.extensions import db
 from registry.protocols import lifecycle, schema
+from registry.web import larger_body
 
 blp = ApiBlueprint(
     "protocols",
@@ -34,13 +35,9 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @blp.before_request
-def admit_protocol_documents() -> None:
-    """Let documents exceed the app-wide body limit here, and refuse deep JSON as 422."""
-    if request.method not in _BODY_METHODS:
-        return
-    # Flask 3.1 reads this per request; it must be set before anything reads the body.
-    request.max_content_length = current_app.config["PROTOCOL_MAX_REQUEST_BYTES"]
-    if not request.is_json:
+def refuse_deep_documents() -> None:
+    """Refuse JSON nested too deeply to parse as 422 (their size: `larger_body` below)."""
+    if request.method not in _BODY_METHODS or not request.is_json:
         return
     try:
         json.loads(request.get_data(cache=True))
@@ -81,6 +78,7 @@ def list_protocols():
 
 
 @blp.route("", methods=["POST"])
+@larger_body("PROTOCOL_MAX_REQUEST_BYTES")
 @blp.auth(Role.PROTOCOL_ADMIN)
 @blp.arguments(DraftInSchema)
 @blp.response(201, VersionSchema)
@@ -115,6 +113,7 @@ def read(key: str, n: int):
 
 
 @blp.route("/<key>/versions/<int:n>", methods=["PUT"])
+@larger_body("PROTOCOL_MAX_REQUEST_BYTES")
 @blp.auth(Role.PROTOCOL_ADMIN)
 @blp.arguments(DocumentInSchema)
 @blp.response(200, VersionSchema)

@@ -3,10 +3,13 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from registry.access.models import BookingStatus
+from registry.access.slots import FIRST_DAY, FIRST_MOMENT, LAST_DAY, LAST_MOMENT, OUTSIDE_CALENDAR
 from registry.access.vocab import CARE_TYPES, LANGUAGES, MEDICATIONS, WEEKDAYS
 from registry.api.converters import MAX_ID
 from registry.api.public.schemas import local_start
 
+_SLOT_DAY = validate.Range(min=FIRST_DAY, max=LAST_DAY, error=OUTSIDE_CALENDAR)
+_SLOT_MOMENT = validate.Range(min=FIRST_MOMENT, max=LAST_MOMENT, error=OUTSIDE_CALENDAR)
 _HOURS = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -66,8 +69,8 @@ class WeeklySchema(Schema):
         validate=validate.Length(min=1, max=7),
     )
     times = fields.List(fields.Time(), required=True, validate=validate.Length(min=1, max=48))
-    from_date = fields.Date(required=True)
-    to_date = fields.Date(required=True)
+    from_date = fields.Date(required=True, validate=_SLOT_DAY)
+    to_date = fields.Date(required=True, validate=_SLOT_DAY)
 
 
 class SlotCreateSchema(Schema):
@@ -78,7 +81,7 @@ class SlotCreateSchema(Schema):
     )
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
     duration_minutes = fields.Integer(load_default=30, validate=validate.Range(5, 24 * 60))
-    starts_at = fields.AwareDateTime()
+    starts_at = fields.AwareDateTime(validate=_SLOT_MOMENT)
     weekly = fields.Nested(WeeklySchema)
 
     @validates_schema
@@ -92,7 +95,7 @@ class SlotPatchSchema(Schema):
     """Changes to a slot: capacity (never below its bookings), or time (only without any)."""
 
     capacity = fields.Integer(strict=True, validate=validate.Range(1, 1000))
-    starts_at = fields.AwareDateTime()
+    starts_at = fields.AwareDateTime(validate=_SLOT_MOMENT)
     duration_minutes = fields.Integer(validate=validate.Range(5, 24 * 60))
 
 
@@ -125,8 +128,8 @@ class SlotCancelledSchema(Schema):
 class RangeQuerySchema(Schema):
     """A time window (default: from a day ago to 30 days ahead) and optional filters."""
 
-    start = fields.AwareDateTime(data_key="from")
-    end = fields.AwareDateTime(data_key="to")
+    start = fields.AwareDateTime(data_key="from", validate=_SLOT_MOMENT)
+    end = fields.AwareDateTime(data_key="to", validate=_SLOT_MOMENT)
     service_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 

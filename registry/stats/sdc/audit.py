@@ -31,6 +31,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from registry.stats.sdc import deadline
 from registry.stats.sdc.hypercube import cube_certificates
 from registry.stats.sdc.lp import LpModel
 from registry.stats.sdc.model import ReleaseModel
@@ -92,6 +93,7 @@ class _Component:
         for c in np.flatnonzero(self.hi - self.lo < safety - TOL):
             if self.hi[c] - self.lo[c] >= safety - TOL:
                 continue  # proven meanwhile by another cell's point
+            deadline.check()
             self.lp.set_upper(c, self.lo[c] + safety)
             self._solve(c, -1.0)
             self.lp.set_upper(c, np.inf)
@@ -183,6 +185,7 @@ def audit_intervals(
     certified = upper - lower >= safety - TOL
     comps: dict[int, tuple[_Component, np.ndarray]] = {}
     for loc, rws in groups:
+        deadline.check()
         if not len(rws):  # in no constraint at all: free above zero
             lower[loc], upper[loc] = 0.0, np.inf
             continue
@@ -218,6 +221,7 @@ def _narrowest(
         if n >= budget:
             report.narrowest_is_global = False
             break
+        deadline.check()
         if i in comps:
             comp, loc = comps[i]
             lo, hi = comp.exact(int(np.searchsorted(loc, i)))

@@ -20,6 +20,7 @@ from functools import reduce
 import numpy as np
 from scipy import sparse
 
+from registry.stats.sdc import deadline
 from registry.stats.sdc.model import ReleaseModel
 
 MAX_CUBES = 8192
@@ -54,6 +55,7 @@ def hypercube_suppress(
         order = np.argsort(values[grid[tuple(targets.T)]], kind="stable")
         for coords in targets[order]:
             if not state.protected[grid[tuple(coords)]]:
+                deadline.check()
                 state.protect(grid, axes, tuple(coords))
     return state.hidden, _directions(state.cubes, model.n_cells)
 
@@ -72,6 +74,7 @@ def cube_certificates(
         targets = np.argwhere(hidden[grid])
         for coords in targets[np.argsort(values[grid[tuple(targets.T)]], kind="stable")]:
             if not state.protected[grid[tuple(coords)]]:
+                deadline.check()
                 state.certify(grid, axes, tuple(coords))
     return _directions(state.cubes, model.n_cells)
 

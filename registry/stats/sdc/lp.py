@@ -12,6 +12,8 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from registry.stats.sdc import deadline
+
 try:
     from scipy.optimize._highspy import _core as _highs
 except ImportError:  # pragma: no cover - depends on the scipy build
@@ -61,13 +63,21 @@ class LpModel:
         not mistake a solver failure for a wide interval.
         """
         self.solves += 1
+        deadline.check()
         if _highs is None:
             bounds = np.column_stack([np.zeros(self.n), self.upper])
-            res = linprog(cost, A_eq=self.a, b_eq=self.b, bounds=bounds, method="highs")
+            res = linprog(
+                cost, A_eq=self.a, b_eq=self.b, bounds=bounds, method="highs", options=time_limit()
+            )
+            deadline.check()  # a solve stopped by its time limit fails below otherwise
             return _checked(res.status == 0, res.status == 3, res.x, res.message)
         if self._h is None:
             self._h = self._build()
         self._h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost.astype(float))
+        left = deadline.remaining()
+        if left < np.inf:
+            # HiGHS measures its limit on its own run clock, which may add up over solves.
+            self._h.setOptionValue("time_limit", self._h.getRunTime() + left)
         self._h.run()
         if self.solves == 1:
             # The first solve is cold: presolve and dual simplex. Later solves start from the
@@ -76,10 +86,18 @@ class LpModel:
             self._h.setOptionValue("presolve", "off")
             self._h.setOptionValue("simplex_strategy", 4)
         status = self._h.getModelStatus()
+        if status == _highs.HighsModelStatus.kTimeLimit:
+            raise deadline.DeadlinePassed()
         unbounded = status == _highs.HighsModelStatus.kUnbounded
         optimal = status == _highs.HighsModelStatus.kOptimal
         x = np.asarray(self._h.getSolution().col_value) if optimal else None
         return _checked(optimal, unbounded, x, self._h.modelStatusToString(status))
+
+
+def time_limit() -> dict:
+    """Return linprog's options bounding a solve by what is left of the time budget."""
+    left = deadline.remaining()
+    return {} if left == np.inf else {"time_limit": max(left, 0.0)}
 
 
 def _checked(optimal: bool, unbounded: bool, x: np.ndarray | None, message: str):

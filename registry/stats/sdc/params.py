@@ -25,6 +25,9 @@ class SdcParams:
     # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
     # proves them unnecessary, but without cube certificates that audit costs seconds.
     republish_levels: int = 0
+    # Most seconds republishing may take (None: no limit of its own). Republishing only adds
+    # cells back; stopped early, the release keeps the last suppression its audit passed.
+    republish_seconds: float | None = None
 
     @property
     def safety(self) -> float:

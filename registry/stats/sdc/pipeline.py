@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import sparse
 
+from registry.stats.sdc import deadline
 from registry.stats.sdc.audit import AuditReport, audit_intervals
 from registry.stats.sdc.hypercube import hypercube_suppress
 from registry.stats.sdc.model import ReleaseModel
@@ -55,6 +56,7 @@ def audit_and_repair(
         for cell in report.failing:
             if any(m[cell] for m in found):
                 continue  # widened by this round's repairs already; the next audit will tell
+            deadline.check()
             hidden, moves = repair(
                 model.constraints, counts, hidden, weights, int(cell), params.safety
             )
@@ -70,20 +72,30 @@ def republish_margins(
     params: SdcParams,
     report: AuditReport,
 ) -> tuple[np.ndarray, AuditReport]:
-    """Publish top-level secondary margins again, level by level, while the audit passes."""
+    """Publish top-level secondary margins again, level by level, while the audit passes.
+
+    Each level's trial is audited in full, which on a large sparse table can take far longer
+    than the protection itself: out of time, the last suppression that passed is kept (the
+    hidden cells of every step contain the next one's, so no two steps tell more together).
+    """
     level = (model.codes == 0).sum(axis=1)  # number of dimensions at their total
     secondary = hidden & ~primary_mask(counts, params.threshold)
     top = len(model.dimensions)
-    for lvl in range(top, top - params.republish_levels, -1):
-        back = secondary & (level == lvl)
-        if not back.any():
-            continue
-        trial = audit_intervals(model.constraints, counts, hidden & ~back, params.safety)
-        report.extra["audit_seconds_total"] += trial.seconds
-        if not trial.passed:
-            break
-        trial.extra = report.extra
-        hidden, report = hidden & ~back, trial
+    report.extra["republish_stopped"] = False
+    try:
+        with deadline.time_budget(params.republish_seconds):
+            for lvl in range(top, top - params.republish_levels, -1):
+                back = secondary & (level == lvl)
+                if not back.any():
+                    continue
+                trial = audit_intervals(model.constraints, counts, hidden & ~back, params.safety)
+                report.extra["audit_seconds_total"] += trial.seconds
+                if not trial.passed:
+                    break
+                trial.extra = report.extra
+                hidden, report = hidden & ~back, trial
+    except deadline.DeadlinePassed:
+        report.extra["republish_stopped"] = True
     return hidden, report
 
 

@@ -76,6 +76,7 @@ class ProtectedRelease:
             "audit_passed": self.audit.passed,
             "repair_rounds": int(self.audit.extra.get("repair_rounds", 0)),
             "narrowest_width": _width(narrow),
+            **({"republish_stopped": True} if self.audit.extra.get("republish_stopped") else {}),
             "seconds": dict(self.seconds),
             "digest": hashlib.sha256(self.values.tobytes() + self.status.tobytes()).hexdigest(),
         }
