@@ -210,8 +210,11 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     clinic = _clinic(clinic_id)
     tz = zone(clinic.timezone)
     person = person_for_clinic_pseudonym(clinic_id, data["pseudonym"], "episode.open")
-    # Lock the person so that two clinics cannot both open OAT for them at the same moment.
-    db.session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+    # Lock the person so that two clinics cannot both open OAT for them at the same moment,
+    # nor one open it while the person is being erased (erase_person takes the same lock).
+    locked = select(Person.erased).where(Person.id == person.id).with_for_update()
+    if db.session.execute(locked).scalar_one():
+        raise NotFound("no such patient", audit=AuditNote("episode.open", "pseudonym"))
     admitted_on = data["admitted_on"]
     if admitted_on > today(tz):
         raise ValidationFailed(errors={"admitted_on": ["must not be in the future"]})

@@ -1,0 +1,114 @@
+"""Issue 21, persons and episodes: erasure during OAT."""
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.episodes.models import Episode
+from registry.patients.models import OstEnrolment
+from tests.conftest import bearer
+from tests.patients.conftest import new_iin
+
+DOSE = {"type": "dose", "payload": {"medication": "methadone", "amount": 20, "unit": "mg"}}
+
+
+@pytest.fixture()
+def erase(client, session, make_user):
+    """Return a helper: an operator erases a person named by a clinic's pseudonym."""
+    _, token = make_user("admin")
+
+    def call(headers: dict, pseudonym: str):
+        clinic_id = client.get("/api/v1/me", headers=headers).json["clinic_id"]
+        return client.delete(
+            f"/api/v1/patients/{pseudonym}?clinic_id={clinic_id}", headers=bearer(token)
+        )
+
+    return call
+
+
+def _open_enrolments(session) -> int:
+    query = select(func.count()).select_from(OstEnrolment).where(OstEnrolment.closed_at.is_(None))
+    return session.execute(query).scalar_one()
+
+
+# -- erasure while opioid agonist treatment is open ----------------------------------------------
+
+
+def test_erasure_during_oat_is_refused_and_the_episode_keeps_its_person(
+    client, session, clinician, patient, open_episode, erase
+):
+    headers = clinician()
+    pseudonym = patient(headers, {"iin": new_iin()})
+    ref = open_episode(headers, pseudonym).json["id"]
+
+    refused = erase(headers, pseudonym)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert "discharge" in refused.json["detail"]
+    read = client.get(f"/api/v1/episodes/{ref}", headers=headers).json
+    assert read["pseudonym"] == pseudonym and read["status"] == "open"
+    assert client.get(f"/api/v1/patients/{pseudonym}", headers=headers).status_code == 200
+
+
+def test_erasure_during_oat_leaves_the_enrolment_open_until_discharge(
+    client, session, clinician, patient, open_episode, erase
+):
+    headers = clinician()
+    pseudonym = patient(headers, {"iin": new_iin()})
+    ref = open_episode(headers, pseudonym).json["id"]
+    assert erase(headers, pseudonym).status_code == 409
+    assert _open_enrolments(session) == 1
+
+    discharged = client.post(
+        f"/api/v1/episodes/{ref}/discharge", headers=headers, json={"reason": "dropped_out"}
+    )
+    assert discharged.status_code == 200, discharged.json
+    assert erase(headers, pseudonym).status_code == 204
+    assert _open_enrolments(session) == 0
+    # The discharged, erased episode is a statistical row that accepts nothing more.
+    dosed = client.post(f"/api/v1/episodes/{ref}/events", headers=headers, json=DOSE)
+    assert dosed.status_code == 409
+    assert client.get(f"/api/v1/episodes/{ref}", headers=headers).json["pseudonym"] is None
+
+
+def test_after_a_refused_erasure_another_clinic_still_sees_oat_and_cannot_open_a_second(
+    client, session, clinician, patient, open_episode, erase
+):
+    home, other, iin = clinician(), clinician(), new_iin()
+    pseudonym = patient(home, {"iin": iin})
+    assert open_episode(home, pseudonym).status_code == 201
+    assert erase(home, pseudonym).status_code == 409
+
+    there = client.post(
+        "/api/v1/patients", headers=other, json={"mode": "linked", "identity": {"iin": iin}}
+    ).json
+    assert there["ost_active_elsewhere"] is True
+    second = open_episode(other, there["pseudonym"])
+    assert second.status_code == 409, second.json
+    assert session.execute(select(func.count()).select_from(Episode)).scalar_one() == 1
+
+
+@pytest.mark.parametrize("erased_by", ["survivor", "merged"])
+def test_erasure_of_a_merged_group_is_refused_while_any_member_is_in_oat(
+    client, session, clinician, patient, open_episode, erase, erased_by
+):
+    headers = clinician()
+    in_oat, survivor = patient(headers), patient(headers)
+    assert open_episode(headers, in_oat).status_code == 201
+    merged = client.post(
+        "/api/v1/patients/merges", headers=headers, json={"survivor": survivor, "merged": in_oat}
+    )
+    assert merged.status_code == 201, merged.json
+
+    refused = erase(headers, survivor if erased_by == "survivor" else in_oat)
+    assert refused.status_code == 409, refused.text
+    assert _open_enrolments(session) == 1
+
+
+def test_oat_opened_for_an_erased_person_is_not_found(
+    client, session, clinician, patient, open_episode, erase
+):
+    headers = clinician()
+    pseudonym = patient(headers)
+    assert erase(headers, pseudonym).status_code == 204
+    assert open_episode(headers, pseudonym).status_code == 404
+    assert _open_enrolments(session) == 0
