@@ -15,6 +15,7 @@ from registry.auth.models import User
 from registry.database import read_before_writing, reading_bind
 from registry.driver_sql import driver_execute, driver_query
 from registry.episodes import codes
+from registry.episodes.admission import age_at_admission
 from registry.episodes.history import (
     active,
     as_aware,
@@ -56,7 +57,7 @@ from registry.protocols import (
     compliance_of,
 )
 from registry.protocols.icd10 import normalise
-from registry.protocols.model import EpisodeHistory, Violation
+from registry.protocols.model import Violation
 from registry.protocols.models import Protocol, ProtocolVersion, Status
 
 OST_CONDITION = "ost_active_elsewhere"
@@ -193,18 +194,6 @@ def _refused(
 # -- open --------------------------------------------------------------------------------------
 
 
-def _age(admitted_on: date, admission: dict) -> int | None:
-    year, month = admission["birth_year"], admission["birth_month"]
-    if year == codes.NOT_KNOWN_NUMBER:
-        return None
-    history = EpisodeHistory(
-        admitted_on,
-        birth_year=year,
-        birth_month=None if month == codes.NOT_KNOWN_NUMBER else month,
-    )
-    return history.age_at_admission()
-
-
 def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     """Open an episode for one of the clinic's patients under a protocol's active version."""
     clinic = _clinic(clinic_id)
@@ -222,7 +211,7 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     protocol = compiled_version(version)
     oat = is_oat(protocol)
     admission = data["admission"]
-    age = _age(admitted_on, admission)
+    age = age_at_admission(admitted_on, admission)
     elsewhere = oat and ost_active_elsewhere(person.id, clinic_id)
     conditions = {OST_CONDITION} if elsewhere else set()
     found = check_eligibility(protocol, data["diagnosis"], age, conditions=conditions)

@@ -1,4 +1,4 @@
-"""Issue 21, persons and episodes: erasure during OAT."""
+"""Issue 21, persons and episodes: erasure during OAT, age at first use."""
 
 import pytest
 from sqlalchemy import func, select
@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from registry.episodes.models import Episode
 from registry.patients.models import OstEnrolment
 from tests.conftest import bearer
+from tests.episodes.conftest import admission
 from tests.patients.conftest import new_iin
 
 DOSE = {"type": "dose", "payload": {"medication": "methadone", "amount": 20, "unit": "mg"}}
@@ -112,3 +113,38 @@ def test_oat_opened_for_an_erased_person_is_not_found(
     assert erase(headers, pseudonym).status_code == 204
     assert open_episode(headers, pseudonym).status_code == 404
     assert _open_enrolments(session) == 0
+
+
+# -- age at first use ----------------------------------------------------------------------------
+
+
+def test_age_at_first_use_above_the_age_at_admission_is_refused(
+    client, session, clinician, patient, open_episode
+):
+    headers = clinician()
+    pseudonym = patient(headers)
+    # Born March 1985, admitted on TODAY (March 2026): 41 years old.
+    refused = open_episode(headers, pseudonym, admission=admission(age_first_use=60))
+    assert refused.status_code == 422, refused.json
+    assert list(refused.json["errors"]) == ["admission.age_first_use"]
+    assert "60" not in refused.text and "41" not in refused.text
+    assert session.execute(select(func.count()).select_from(Episode)).scalar_one() == 0
+
+    same_year = open_episode(headers, pseudonym, admission=admission(age_first_use=41))
+    assert same_year.status_code == 201, same_year.json
+
+
+def test_age_at_first_use_is_not_compared_when_either_age_is_not_known(
+    client, clinician, patient, open_episode
+):
+    headers = clinician()
+    unknown = open_episode(headers, patient(headers), admission=admission(age_first_use=99))
+    assert unknown.status_code == 201, unknown.json
+    unknown_birth = open_episode(
+        headers,
+        patient(headers),
+        protocol="psychosocial_outpatient",
+        admission=admission(birth_year=99, age_first_use=60),
+        override_reason="age_verified_clinically",
+    )
+    assert unknown_birth.status_code == 201, unknown_birth.json

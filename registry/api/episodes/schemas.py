@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from registry.api.coded import coded
 from registry.api.converters import MAX_ID
-from registry.episodes import codes
+from registry.episodes import admission, codes
 from registry.episodes.examples import ADMISSION_EXAMPLE
 from registry.protocols.compiled import REASON_LABELS
 
@@ -90,27 +90,9 @@ class _AdmissionBase(Schema):
     @validates_schema
     def _consistent(self, data, **_kwargs):
         """Refuse records that contradict themselves (never tested but a result, …)."""
-        errors: dict[str, list[str]] = {}
-        known = lambda v: v not in (None, codes.NOT_KNOWN, codes.NOT_KNOWN_NUMBER)  # noqa: E731
-        drugs = [data.get(f"secondary_drug_{i}") for i in (1, 2, 3)]
-        seen = {data.get("primary_drug")}
-        for i, drug in enumerate(drugs, start=1):
-            if known(drug) and drug in seen:
-                errors[f"secondary_drug_{i}"] = ["repeats the primary or another secondary drug"]
-            seen.add(drug)
-        for test in ("hiv", "hcv"):
-            if data.get(f"{test}_tested") == "never" and known(data.get(f"{test}_result")):
-                errors[f"{test}_result"] = ["not allowed when never tested"]
-        if data.get("injecting") == "never" and data.get("needle_sharing") not in (
-            "never",
-            codes.NOT_KNOWN,
-            None,
-        ):
-            errors["needle_sharing"] = ["must be never (or 99) when never injected"]
-        if data.get("ost_status") == "never" and known(data.get("ost_first_year")):
-            errors["ost_first_year"] = ["not allowed when never in OST"]
-        if errors:
-            raise ValidationError(errors)
+        problems = admission.contradictions(data)
+        if problems:
+            raise ValidationError(problems)
 
 
 AdmissionSchema = _AdmissionBase.from_dict(_admission_fields(), name="AdmissionSchema")
@@ -144,6 +126,16 @@ class EpisodeInSchema(Schema):
         """Accept only F10-F19 codes with a valid 4th character."""
         if "diagnosis" in data and not codes.valid_diagnosis(data["diagnosis"]):
             raise ValidationError({"diagnosis": ["Not an ICD-10 code F10.0-F19.9."]})
+
+    @validates_schema
+    def _ages(self, data, **_kwargs):
+        """Refuse an admission record that disagrees with the age at admission."""
+        if "admission" in data and "admitted_on" in data:
+            record = data["admission"]
+            age = admission.age_at_admission(data["admitted_on"], record)
+            problems = admission.age_problems(record, age)
+            if problems:
+                raise ValidationError({"admission": problems})
 
 
 class DosePayload(Schema):
