@@ -1,4 +1,4 @@
-"""Issue 21, persons and episodes: erasure during OAT, age at first use."""
+"""Issue 21, persons and episodes: erasure during OAT, age at first use, ICD-10 beside ICD-11."""
 
 import pytest
 from sqlalchemy import func, select
@@ -148,3 +148,41 @@ def test_age_at_first_use_is_not_compared_when_either_age_is_not_known(
         override_reason="age_verified_clinically",
     )
     assert unknown_birth.status_code == 201, unknown_birth.json
+
+
+# -- ICD-10 and ICD-11 diagnoses together ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("icd10", "icd11", "status"),
+    [
+        ("F11.2", "6C40.2", 422),  # alcohol beside opioids
+        ("F11.2", "6C41.2", 422),  # cannabis beside opioids
+        ("F11.2", "6C4H.2", 422),  # non-psychoactive substances: ICD-10 F55, no F1x
+        ("F11.2", "6C43.2", 201),
+        ("F11.2", "6C43", 201),
+        ("F19.2", "6C43.20", 201),  # multiple drug use may name its main substance in ICD-11
+    ],
+)
+def test_an_icd11_diagnosis_must_name_the_substance_of_the_icd10_one(
+    client, session, clinician, patient, open_episode, icd10, icd11, status
+):
+    headers = clinician()
+    protocol = "psychosocial_outpatient" if icd10 == "F19.2" else "methadone_oat"
+    answer = open_episode(
+        headers, patient(headers), protocol=protocol, diagnosis=icd10, diagnosis_icd11=icd11
+    )
+    assert answer.status_code == status, answer.json
+    if status == 422:
+        assert list(answer.json["errors"]) == ["diagnosis_icd11"]
+        assert icd11 not in answer.text
+    else:
+        assert answer.json["diagnosis_icd11"] == icd11
+
+
+def test_the_code_lists_map_icd11_substance_categories_to_icd10(client):
+    icd11 = {entry["code"]: entry for entry in client.get("/api/v1/codes").json["icd11"]}
+    assert icd11["6C40"]["icd10"] == ["F10", "F19"] and icd11["6C43"]["icd10"] == ["F11", "F19"]
+    assert icd11["6C4H"]["icd10"] == []
+    assert set(icd11) == {f"6C4{c}" for c in "0123456789ABCDEFGH"}
+    assert all(set(entry["substance"]) == {"ru", "kk", "en"} for entry in icd11.values())

@@ -15,6 +15,7 @@ from registry.protocols.compiled import REASON_LABELS
 _REASON = "Why the protocol is not followed here."
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a valid code.")
 _ICD11 = re.compile(r"^6C4[0-9A-H](\.[0-9A-Z]{1,2})?$")
+_ICD11_DISAGREES = "Must name a substance of diagnosis: see icd11 at GET /api/v1/codes."
 EARLIEST_YEAR = 1900
 EVENT_TYPES = ("dose", "take_home", "visit", "screen", "review", "assessment", "stage_change")
 
@@ -112,6 +113,10 @@ class EpisodeInSchema(Schema):
     diagnosis_icd11 = fields.String(
         validate=validate.Regexp(_ICD11, error="Not an ICD-11 code of 6C40-6C4H."),
         allow_none=True,
+        metadata={
+            "description": "ICD-11 6C40-6C4H naming a substance of the ICD-10 diagnosis "
+            "(the icd11 list at GET /api/v1/codes gives the ICD-10 categories of each)"
+        },
     )
     admitted_on = fields.Date(
         required=True, validate=_modern, metadata={"description": "Clinic calendar day."}
@@ -123,9 +128,14 @@ class EpisodeInSchema(Schema):
 
     @validates_schema
     def _diagnosis(self, data, **_kwargs):
-        """Accept only F10-F19 codes with a valid 4th character."""
-        if "diagnosis" in data and not codes.valid_diagnosis(data["diagnosis"]):
+        """Accept only F10-F19 codes with a valid 4th character, and an ICD-11 code that agrees."""
+        if "diagnosis" not in data:
+            return
+        if not codes.valid_diagnosis(data["diagnosis"]):
             raise ValidationError({"diagnosis": ["Not an ICD-10 code F10.0-F19.9."]})
+        icd11 = data.get("diagnosis_icd11")
+        if icd11 and not codes.diagnoses_agree(data["diagnosis"], icd11):
+            raise ValidationError({"diagnosis_icd11": [_ICD11_DISAGREES]})
 
     @validates_schema
     def _ages(self, data, **_kwargs):
