@@ -294,6 +294,7 @@ def _episodes(person_ids, episodes, clinic_of, versions) -> list[int]:
                 "discharged_on": episode["discharged_on"],
                 "discharge_reason": episode["reason"],
                 "diagnosis": normalise(episode["diagnosis"]),
+                "secondary_diagnoses": [],
                 "overdue_after": None,
                 "override_count": 0,
                 "admission_violations": [violation_dict(v) for v in episode["found"]],

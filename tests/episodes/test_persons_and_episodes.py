@@ -1,4 +1,4 @@
-"""Issue 21, persons and episodes: erasure during OAT, age at first use, ICD-10 beside ICD-11."""
+"""Issue 21, persons and episodes: erasure during OAT, age at first use, diagnoses together."""
 
 import pytest
 from sqlalchemy import func, select
@@ -187,3 +187,79 @@ def test_the_code_lists_map_icd11_substance_categories_to_icd10(client):
     assert icd11["6C4H"]["icd10"] == []
     assert set(icd11) == {f"6C4{c}" for c in "0123456789ABCDEFGH"}
     assert all(set(entry["substance"]) == {"ru", "kk", "en"} for entry in icd11.values())
+
+
+# -- secondary diagnoses against the protocol's exclusions ----------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["methadone_oat", "buprenorphine_oat"])
+def test_hepatic_failure_as_a_secondary_diagnosis_needs_an_override_for_oat(
+    client, session, clinician, patient, open_episode, protocol
+):
+    headers = clinician()
+    pseudonym = patient(headers)
+    rule = f"{protocol.split('_')[0]}.eligibility.hepatic_failure"
+    refused = open_episode(headers, pseudonym, protocol=protocol, secondary_diagnoses=["K72.0"])
+    assert refused.status_code == 422, refused.json
+    assert refused.json["errors"] == {"secondary_diagnoses": [rule]}
+    assert session.execute(select(func.count()).select_from(Episode)).scalar_one() == 0
+
+    overridden = open_episode(
+        headers,
+        pseudonym,
+        protocol=protocol,
+        secondary_diagnoses=["k72.0", "B18.2"],
+        override_reason="medical_commission",
+    )
+    assert overridden.status_code == 201, overridden.json
+    body = overridden.json
+    assert body["secondary_diagnoses"] == ["K72.0", "B18.2"]
+    assert [v["rule_id"] for v in body["admission_violations"]] == [rule]
+    assert body["admission_override_reason"] == "medical_commission"
+    assert body["override_count"] == 1
+
+
+def test_secondary_diagnoses_outside_the_exclusions_open_without_findings(
+    client, clinician, patient, open_episode
+):
+    headers = clinician()
+    answer = open_episode(headers, patient(headers), secondary_diagnoses=["B20", "F10.2", "J45.9"])
+    assert answer.status_code == 201, answer.json
+    assert answer.json["secondary_diagnoses"] == ["B20", "F10.2", "J45.9"]
+    assert answer.json["admission_violations"] == []
+    psychosocial = open_episode(
+        headers, patient(headers), protocol="psychosocial_outpatient", secondary_diagnoses=["K72.0"]
+    )
+    assert psychosocial.status_code == 201, psychosocial.json
+
+
+@pytest.mark.parametrize(
+    ("codes", "path"),
+    [
+        (["K99.9"], "secondary_diagnoses.0"),  # the pattern of a code, but no such code
+        (["K72.5"], "secondary_diagnoses.0"),
+        (["B20", "Hepatitis"], "secondary_diagnoses.1"),
+        (["K72.0", "K72.0"], "secondary_diagnoses"),
+        (["F11.2"], "secondary_diagnoses"),  # repeats the diagnosis
+        (["K72.012"], "secondary_diagnoses.0"),
+        ([7], "secondary_diagnoses.0"),
+        ("K72.0", "secondary_diagnoses"),
+        ([f"B{n}" for n in range(15, 28)], "secondary_diagnoses"),  # 13 codes, 12 at most
+    ],
+)
+def test_bad_secondary_diagnoses_name_the_field(
+    client, session, clinician, patient, open_episode, codes, path
+):
+    headers = clinician()
+    answer = open_episode(headers, patient(headers), secondary_diagnoses=codes)
+    assert answer.status_code == 422, answer.json
+    assert path in answer.json["errors"]
+    assert "Hepatitis" not in answer.text and "K99" not in answer.text
+    assert session.execute(select(func.count()).select_from(Episode)).scalar_one() == 0
+
+
+def test_secondary_diagnoses_are_kept_and_read_back(client, clinician, patient, open_episode):
+    headers = clinician()
+    ref = open_episode(headers, patient(headers), secondary_diagnoses=["B18.2"]).json["id"]
+    read = client.get(f"/api/v1/episodes/{ref}", headers=headers).json
+    assert read["secondary_diagnoses"] == ["B18.2"]
