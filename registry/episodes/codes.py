@@ -1,4 +1,4 @@
-"""The registry's code lists (TDI 3.0, ICD-10 F10-F19, discharge and other reasons, TOP …)."""
+"""The registry's code lists (TDI 3.0, ICD-10 F10-F19 and ICD-11 6C40-6C4H, reasons, TOP …)."""
 
 from functools import cache
 from pathlib import Path
@@ -112,6 +112,16 @@ def valid_diagnosis(code: str) -> bool:
 
 
 @cache
+def _icd10_beside_icd11() -> dict[str, frozenset[str]]:
+    return {code: frozenset(entry["icd10"]) for code, entry in raw_codes()["icd11"].items()}
+
+
+def diagnoses_agree(icd10: str, icd11: str) -> bool:
+    """Tell whether an ICD-11 6C40-6C4H code names a substance of an ICD-10 F10-F19 code."""
+    return normalise(icd10)[:3] in _icd10_beside_icd11().get(icd11.strip().upper()[:4], ())
+
+
+@cache
 def served() -> dict[str, Any]:
     """Return the code lists as served at GET /api/v1/codes."""
     raw = raw_codes()
@@ -143,6 +153,10 @@ def served() -> dict[str, Any]:
         "tdi": tdi,
         "drug_groups": raw["drug_groups"],
         "icd10": icd10,
+        "icd11": [
+            {"code": code, "substance": _labels(entry), "icd10": entry["icd10"]}
+            for code, entry in raw["icd11"].items()
+        ],
         "discharge_reasons": [{"code": c, "label": lbl} for c, lbl in REASON_LABELS.items()],
         "screen": {
             "substances": [_code(c, lbl) for c, lbl in screen["substances"].items()],

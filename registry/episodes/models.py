@@ -77,6 +77,9 @@ class Episode(db.Model):
     discharge_reason: Mapped[str | None] = mapped_column(String(20))
     diagnosis: Mapped[str] = mapped_column(String(5))
     diagnosis_icd11: Mapped[str | None] = mapped_column(String(10))
+    # Comorbidities and other diagnoses, ICD-10 codes of any chapter (icd10.who_code form):
+    # the protocol's exclusions are checked against them at admission.
+    secondary_diagnoses: Mapped[list] = mapped_column(JSON, default=list)
     # The last day nothing is overdue (clinic calendar); None when nothing is ever due.
     overdue_after: Mapped[date | None] = mapped_column(Date)
     override_count: Mapped[int] = mapped_column(Integer, default=0)

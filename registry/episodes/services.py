@@ -1,6 +1,7 @@
 """Open, record, discharge and read treatment episodes; flush, never commit."""
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from registry.auth.models import User
 from registry.database import read_before_writing, reading_bind
 from registry.driver_sql import driver_execute, driver_query
 from registry.episodes import codes
+from registry.episodes.admission import age_at_admission
 from registry.episodes.history import (
     active,
     as_aware,
@@ -56,7 +58,7 @@ from registry.protocols import (
     compliance_of,
 )
 from registry.protocols.icd10 import normalise
-from registry.protocols.model import EpisodeHistory, Violation
+from registry.protocols.model import Violation
 from registry.protocols.models import Protocol, ProtocolVersion, Status
 
 OST_CONDITION = "ost_active_elsewhere"
@@ -174,13 +176,17 @@ def _refused(
     violations: list[Violation],
     detail: str,
     cls: type[RuleViolation] | type[Conflict] = RuleViolation,
+    field_of: Callable[[Violation], str | None] = lambda v: None,
     **kwargs,
 ):
-    """Build the refusal: errors map the request field each rule is about to rule ids."""
+    """Build the refusal: errors map the request field each rule is about to rule ids.
+
+    The field is the one its kind of rule is about, unless field_of names another.
+    """
     errors: dict[str, list[str]] = {}
     for v in violations:
         rule = protocol.rules.get(v.rule_id)
-        field = RULE_FIELDS.get(rule.kind if rule else "", "_rules")
+        field = field_of(v) or RULE_FIELDS.get(rule.kind if rule else "", "_rules")
         errors.setdefault(field, []).append(v.rule_id)
     return cls(
         detail,
@@ -193,25 +199,16 @@ def _refused(
 # -- open --------------------------------------------------------------------------------------
 
 
-def _age(admitted_on: date, admission: dict) -> int | None:
-    year, month = admission["birth_year"], admission["birth_month"]
-    if year == codes.NOT_KNOWN_NUMBER:
-        return None
-    history = EpisodeHistory(
-        admitted_on,
-        birth_year=year,
-        birth_month=None if month == codes.NOT_KNOWN_NUMBER else month,
-    )
-    return history.age_at_admission()
-
-
 def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     """Open an episode for one of the clinic's patients under a protocol's active version."""
     clinic = _clinic(clinic_id)
     tz = zone(clinic.timezone)
     person = person_for_clinic_pseudonym(clinic_id, data["pseudonym"], "episode.open")
-    # Lock the person so that two clinics cannot both open OAT for them at the same moment.
-    db.session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+    # Lock the person so that two clinics cannot both open OAT for them at the same moment,
+    # nor one open it while the person is being erased (erase_person takes the same lock).
+    locked = select(Person.erased).where(Person.id == person.id).with_for_update()
+    if db.session.execute(locked).scalar_one():
+        raise NotFound("no such patient", audit=AuditNote("episode.open", "pseudonym"))
     admitted_on = data["admitted_on"]
     if admitted_on > today(tz):
         raise ValidationFailed(errors={"admitted_on": ["must not be in the future"]})
@@ -219,10 +216,13 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     protocol = compiled_version(version)
     oat = is_oat(protocol)
     admission = data["admission"]
-    age = _age(admitted_on, admission)
+    age = age_at_admission(admitted_on, admission)
     elsewhere = oat and ost_active_elsewhere(person.id, clinic_id)
     conditions = {OST_CONDITION} if elsewhere else set()
-    found = check_eligibility(protocol, data["diagnosis"], age, conditions=conditions)
+    secondary = data.get("secondary_diagnoses") or []
+    found = check_eligibility(
+        protocol, data["diagnosis"], age, other_diagnoses=secondary, conditions=conditions
+    )
     ost = [v for v in found if v.details.get("condition") == OST_CONDITION]
     if ost:
         # Never overridable: the answer says only that OAT is active elsewhere, never where.
@@ -235,7 +235,12 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
         )
     errors = [v for v in found if blocking(v)]
     if errors and not data.get("override_reason"):
-        raise _refused(protocol, errors, "the patient is not eligible for this protocol")
+        raise _refused(
+            protocol,
+            errors,
+            "the patient is not eligible for this protocol",
+            field_of=lambda v: _admission_field(v, data["diagnosis"]),
+        )
     if _open_here(person.id, clinic_id, protocol.key):
         raise Conflict(
             "the patient already has an open episode of this protocol here",
@@ -253,6 +258,7 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
         admitted_on=admitted_on,
         diagnosis=normalise(data["diagnosis"]),
         diagnosis_icd11=data.get("diagnosis_icd11"),
+        secondary_diagnoses=list(secondary),
         created_by=user_id,
         centre_type=clinic.centre_type,
         age_at_admission=age,
@@ -273,6 +279,12 @@ def open_episode(clinic_id: int, user_id: int, data: dict[str, Any]) -> Episode:
     if errors:
         record("episode.override", "episode", episode.ref)
     return episode
+
+
+def _admission_field(violation: Violation, diagnosis: str) -> str | None:
+    """Return the field an exclusion matched on when it was a secondary diagnosis."""
+    code = violation.details.get("code")
+    return "secondary_diagnoses" if code and code != normalise(diagnosis) else None
 
 
 def _open_here(person_id: int, clinic_id: int, key: str) -> bool:
@@ -733,6 +745,7 @@ def read_episode(clinic_id: int, ref: str) -> dict[str, Any]:
     names = _user_names({row.recorded_by for row in rows})
     body = summary(episode, pseudonym, version.n, now)
     body["diagnosis_icd11"] = episode.diagnosis_icd11
+    body["secondary_diagnoses"] = episode.secondary_diagnoses
     body["admission"] = {name: getattr(episode, name) for name in codes.admission_items()}
     body["age_at_admission"] = episode.age_at_admission
     body["admission_violations"] = episode.admission_violations

@@ -441,12 +441,28 @@ def patient_view(clinic_id: int, pseudonym: str) -> tuple[PatientFacts, Person]:
 
 
 def erase_person(clinic_id: int, pseudonym: str) -> None:
-    """Remove every link to a person: tokens, escrow, care cards, pseudonyms, data key."""
+    """Remove every link to a person: tokens, escrow, care cards, pseudonyms, data key.
+
+    Refused (409) while the person, or anyone merged with them, is in opioid agonist treatment
+    anywhere: the open enrolment is what stops a second clinic dosing them, and ending it is a
+    clinical decision (a discharge), not an operator's (README.md beside this file).
+    """
     value = parse_pseudonym(pseudonym)
     person = person_for_pseudonym(clinic_domain(clinic_id), value)
     if person is None:
         raise NotFound("no such patient", audit=AuditNote("patient.erase", "pseudonym"))
     ids = group_ids(canonical(person))
+    # Locked as opening an episode locks the person: an OAT episode opened meanwhile is either
+    # seen here or finds the person erased once it has the lock.
+    db.session.execute(
+        select(Person.id).where(Person.id.in_(ids)).order_by(Person.id).with_for_update()
+    )
+    if _ost_active(ids):
+        raise Conflict(
+            "the person is in opioid agonist treatment: a clinician must discharge the open OAT "
+            "episode first, then the person can be erased",
+            audit=AuditNote("patient.erase", "pseudonym", value),
+        )
     for model in (LinkageToken, Escrow, CareCard, Pseudonym):
         db.session.execute(delete(model).where(model.person_id.in_(ids)))
     db.session.execute(
@@ -555,14 +571,12 @@ def ost_active_elsewhere(person_id: int, clinic_id: int) -> bool:
 
 
 def _ost_active_elsewhere(ids: list[int], clinic_id: int) -> bool:
-    return bool(
-        db.session.execute(
-            select(
-                exists().where(
-                    OstEnrolment.person_id.in_(ids),
-                    OstEnrolment.clinic_id != clinic_id,
-                    OstEnrolment.closed_at.is_(None),
-                )
-            )
-        ).scalar()
+    return _ost_active(ids, OstEnrolment.clinic_id != clinic_id)
+
+
+def _ost_active(ids: list[int], *where) -> bool:
+    """Tell whether any of these persons has an open OST enrolment (where also holds)."""
+    open_enrolment = exists().where(
+        OstEnrolment.person_id.in_(ids), OstEnrolment.closed_at.is_(None), *where
     )
+    return bool(db.session.execute(select(open_enrolment)).scalar())

@@ -26,7 +26,11 @@ def check_eligibility(
     other_diagnoses: Collection[str] = (),
     conditions: Collection[str] = (),
 ) -> list[Violation]:
-    """Return the eligibility rules a prospective episode breaks; empty means eligible."""
+    """Return the eligibility rules a prospective episode breaks; empty means eligible.
+
+    An exclusion by codes is checked against the diagnosis and the other (secondary)
+    diagnoses; its violation names the code it matched in `details["code"]`.
+    """
     compiled = compile_protocol(protocol)
     code = normalise(diagnosis)
     out = []
@@ -34,12 +38,15 @@ def check_eligibility(
         out.append(compiled.diagnosis.violation(diagnosis=diagnosis))
     if compiled.min_age is not None and (age is None or age < compiled.min_age.value):
         out.append(compiled.min_age.rule.violation(age=age if age is not None else "?"))
-    codes = {code, *(normalise(c) for c in other_diagnoses)}
+    codes = [code, *(normalise(c) for c in other_diagnoses)]
     for exclusion in compiled.exclusions:
-        hit = exclusion.condition is not None and exclusion.condition in conditions
-        hit = hit or any(matches(c, exclusion.exact, exclusion.categories) for c in codes)
-        if hit:
+        if exclusion.condition is not None and exclusion.condition in conditions:
             out.append(exclusion.rule.violation(diagnosis=diagnosis))
+            continue
+        # The first code the exclusion names, the main diagnosis before the others.
+        hit = next((c for c in codes if matches(c, exclusion.exact, exclusion.categories)), None)
+        if hit is not None:
+            out.append(exclusion.rule.violation(diagnosis=diagnosis, code=hit))
     return out
 
 

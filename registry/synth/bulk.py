@@ -24,9 +24,9 @@ from registry.audit.log import record
 from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code
 from registry.crypto.linkage import keyed_code_hash
 from registry.episodes import codes
+from registry.episodes.admission import age_at_admission, age_problems, contradictions
 from registry.episodes.history import blocking, compiled_version, fold, violation_dict
 from registry.episodes.models import Episode, EpisodeEvent, EpisodeStatus
-from registry.episodes.services import _age as age_at_entry
 from registry.episodes.services import is_oat
 from registry.errors import ValidationFailed
 from registry.extensions import db
@@ -56,7 +56,7 @@ def _field_value(name: str, value):
 
 
 def load_admission(record: dict) -> dict:
-    """Load an admission record with the API schema's fields and cross-item rules.
+    """Load an admission record with the API schema's fields and the cross-item rules.
 
     The same field objects and the same consistency validator as a request; only the
     per-value results are memoised, since a million records repeat the same few codes.
@@ -70,10 +70,7 @@ def load_admission(record: dict) -> dict:
         except ValidationError as exc:
             errors[name] = exc.messages
     if not errors:
-        try:
-            schema._consistent(loaded)
-        except ValidationError as exc:
-            errors.update(exc.messages)
+        errors.update(contradictions(loaded))
     if errors:
         raise ValidationError(errors)
     return loaded
@@ -97,6 +94,9 @@ def validated(episode: dict, versions: dict, path: str) -> tuple[dict, list]:
         raise ValidationFailed(
             errors={f"{path}.admission.{k}": v for k, v in exc.messages.items()}
         ) from None
+    problems = age_problems(loaded, episode["age"])
+    if problems:
+        raise ValidationFailed(errors={f"{path}.admission.{k}": v for k, v in problems.items()})
     if not codes.valid_diagnosis(episode["diagnosis"]):
         raise ValidationFailed(errors={f"{path}.diagnosis": ["not an ICD-10 F10-F19 code"]})
     if episode["protocol"] not in versions:
@@ -214,7 +214,7 @@ def write_batch(
     versions = active_versions()
     episodes = episode_dicts(columns)
     for i, episode in enumerate(episodes):
-        episode["age"] = age_at_entry(episode["admitted_on"], episode["admission"])
+        episode["age"] = age_at_admission(episode["admitted_on"], episode["admission"])
         episode["loaded"], episode["found"] = validated(episode, versions, f"episodes.{i}")
         if episode["discharged_on"] is not None:
             version = versions[episode["protocol"]]
@@ -294,6 +294,7 @@ def _episodes(person_ids, episodes, clinic_of, versions) -> list[int]:
                 "discharged_on": episode["discharged_on"],
                 "discharge_reason": episode["reason"],
                 "diagnosis": normalise(episode["diagnosis"]),
+                "secondary_diagnoses": [],
                 "overdue_after": None,
                 "override_count": 0,
                 "admission_violations": [violation_dict(v) for v in episode["found"]],

@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from registry.access.models import Clinic
@@ -135,3 +136,34 @@ def test_an_event_stored_between_the_check_and_the_write_is_checked_against(fres
     with fresh_app.app_context():
         amounts = db.session.execute(select(EpisodeEvent.payload)).scalars().all()
     assert sum(p["amount"] for p in amounts) == 40
+
+
+@pytest.mark.postgres  # SQLite runs one writing request at a time: no interleaving to test
+def test_an_erasure_between_lookup_and_lock_opens_no_oat_episode(fresh_app, monkeypatch):
+    from registry.episodes import services
+
+    (headers,) = _clinicians(fresh_app, 1)
+    with fresh_app.app_context():
+        operator = bearer(issue_token(create_user("operator", ["admin"], None), 1)[1])
+        db.session.commit()
+    client = fresh_app.test_client()
+    clinic_id = client.get("/api/v1/me", headers=headers).json["clinic_id"]
+    body = {"mode": "anonymous"}
+    pseudonym = client.post("/api/v1/patients", headers=headers, json=body).json["pseudonym"]
+    lookup = services.person_for_clinic_pseudonym
+
+    def erased_meanwhile(*args, **kwargs):
+        # The opening found the person; the erasure commits before it takes the person's lock
+        # (in a thread of its own: a request inside this one would share its session).
+        person = lookup(*args, **kwargs)
+        url = f"/api/v1/patients/{pseudonym}?clinic_id={clinic_id}"
+        [erased] = _together([lambda: fresh_app.test_client().delete(url, headers=operator)])
+        assert erased.status_code == 204
+        return person
+
+    monkeypatch.setattr(services, "person_for_clinic_pseudonym", erased_meanwhile)
+    opened = _open(client, headers, pseudonym)
+    assert opened.status_code == 404, opened.json
+    with fresh_app.app_context():
+        assert db.session.execute(select(Episode.id)).all() == []
+        assert db.session.execute(select(OstEnrolment.id)).all() == []

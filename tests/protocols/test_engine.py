@@ -12,7 +12,9 @@ from registry.protocols import (
     episode_state,
     evaluate,
     first_deadline,
+    shipped_documents,
 )
+from registry.protocols.icd10 import who_code
 from tests.protocols.conftest import ADMISSION, compliant_events, day, dose, ramp
 
 
@@ -172,6 +174,37 @@ ELIGIBILITY = [
 def test_eligibility(methadone, kwargs, expected):
     diagnosis, age = kwargs.pop("diagnosis"), kwargs.pop("age")
     assert [v.rule_id for v in check_eligibility(methadone, diagnosis, age, **kwargs)] == expected
+
+
+def test_an_exclusion_names_the_code_it_matched_and_its_severity_is_an_error(methadone):
+    found = check_eligibility(methadone, "F11.2", 30, other_diagnoses=["B20", "K72.10"])
+    [hepatic] = found
+    assert hepatic.details["code"] == "K72.1" and hepatic.severity == "error"
+    assert "K72.1" in hepatic.message["en"]
+
+
+def test_the_diagnosis_is_matched_before_secondary_diagnoses():
+    psychosocial = shipped_documents()["psychosocial_outpatient"]
+    found = check_eligibility(psychosocial, "F13.3", 30, other_diagnoses=["F10.4"])
+    [withdrawal] = [v for v in found if v.rule_id == "psychosocial.eligibility.acute_withdrawal"]
+    assert withdrawal.details["code"] == "F13.3"
+    found = check_eligibility(psychosocial, "F13.2", 30, other_diagnoses=["K72.0", "F10.40"])
+    assert [(v.rule_id, v.details["code"]) for v in found] == [
+        ("psychosocial.eligibility.acute_withdrawal", "F10.4")
+    ]
+
+
+def test_who_codes_of_any_chapter_are_recognised_in_canonical_form():
+    assert [who_code(c) for c in ("K72.0", "k720", " B20 ", "F11.22", "U07.1")] == [
+        "K72.0",
+        "K72.0",
+        "B20",
+        "F11.22",
+        "U07.1",
+    ]
+    # The shape of a code is not enough: K72 has no .5, and there is no K99 nor I10.0.
+    for text in ("K72.5", "K99.9", "I10.0", "K72.0A", "K72.012", "A00-A09", "XX", "", "K7"):
+        assert who_code(text) is None, text
 
 
 def test_age_from_birth_year_and_month():

@@ -154,6 +154,10 @@ def test_an_invalid_admission_record_is_refused_with_its_path(app, session):
     with pytest.raises(ValidationFailed) as caught:
         validated(bad, versions, "episodes.3")
     assert "episodes.3.admission.hiv_result" in caught.value.errors
+    older = {**episode, "admission": {**episode["admission"], "age_first_use": 31}}  # age 30
+    with pytest.raises(ValidationFailed) as caught:
+        validated(older, versions, "episodes.2")
+    assert list(caught.value.errors) == ["episodes.2.admission.age_first_use"]
     with pytest.raises(ValidationFailed) as caught:
         validated({**episode, "age": 12}, versions, "episodes.1")
     assert "episodes.1.protocol" in caught.value.errors

@@ -8,14 +8,18 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from registry.api.coded import coded
 from registry.api.converters import MAX_ID
-from registry.episodes import codes
+from registry.episodes import admission, codes
 from registry.episodes.examples import ADMISSION_EXAMPLE
+from registry.protocols import icd10
 from registry.protocols.compiled import REASON_LABELS
 
 _REASON = "Why the protocol is not followed here."
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a valid code.")
 _ICD11 = re.compile(r"^6C4[0-9A-H](\.[0-9A-Z]{1,2})?$")
+_ICD11_DISAGREES = "Must name a substance of diagnosis: see icd11 at GET /api/v1/codes."
 EARLIEST_YEAR = 1900
+# Comorbidities enough for any admission; more is a list pasted by mistake.
+MAX_SECONDARY_DIAGNOSES = 12
 EVENT_TYPES = ("dose", "take_home", "visit", "screen", "review", "assessment", "stage_change")
 
 
@@ -34,6 +38,17 @@ class Code(fields.Field):
         if value not in codes.item_codes()[self.item]:
             raise ValidationError("Unknown code; see GET /api/v1/codes.")
         return value
+
+
+class Icd10Code(fields.String):
+    """An ICD-10 code of any chapter that WHO's edition has, returned in canonical form (K72.0)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        code = icd10.who_code(text) if len(text) <= 8 else None
+        if code is None:
+            raise ValidationError("Not an ICD-10 code (WHO 2019 edition), e.g. K72.0.")
+        return code
 
 
 class Year(fields.Integer):
@@ -90,27 +105,9 @@ class _AdmissionBase(Schema):
     @validates_schema
     def _consistent(self, data, **_kwargs):
         """Refuse records that contradict themselves (never tested but a result, …)."""
-        errors: dict[str, list[str]] = {}
-        known = lambda v: v not in (None, codes.NOT_KNOWN, codes.NOT_KNOWN_NUMBER)  # noqa: E731
-        drugs = [data.get(f"secondary_drug_{i}") for i in (1, 2, 3)]
-        seen = {data.get("primary_drug")}
-        for i, drug in enumerate(drugs, start=1):
-            if known(drug) and drug in seen:
-                errors[f"secondary_drug_{i}"] = ["repeats the primary or another secondary drug"]
-            seen.add(drug)
-        for test in ("hiv", "hcv"):
-            if data.get(f"{test}_tested") == "never" and known(data.get(f"{test}_result")):
-                errors[f"{test}_result"] = ["not allowed when never tested"]
-        if data.get("injecting") == "never" and data.get("needle_sharing") not in (
-            "never",
-            codes.NOT_KNOWN,
-            None,
-        ):
-            errors["needle_sharing"] = ["must be never (or 99) when never injected"]
-        if data.get("ost_status") == "never" and known(data.get("ost_first_year")):
-            errors["ost_first_year"] = ["not allowed when never in OST"]
-        if errors:
-            raise ValidationError(errors)
+        problems = admission.contradictions(data)
+        if problems:
+            raise ValidationError(problems)
 
 
 AdmissionSchema = _AdmissionBase.from_dict(_admission_fields(), name="AdmissionSchema")
@@ -130,6 +127,20 @@ class EpisodeInSchema(Schema):
     diagnosis_icd11 = fields.String(
         validate=validate.Regexp(_ICD11, error="Not an ICD-11 code of 6C40-6C4H."),
         allow_none=True,
+        metadata={
+            "description": "ICD-11 6C40-6C4H naming a substance of the ICD-10 diagnosis "
+            "(the icd11 list at GET /api/v1/codes gives the ICD-10 categories of each)"
+        },
+    )
+    secondary_diagnoses = fields.List(
+        Icd10Code(),
+        load_default=list,
+        validate=validate.Length(max=MAX_SECONDARY_DIAGNOSES),
+        metadata={
+            "description": "Comorbidities and other diagnoses: ICD-10 codes of any chapter "
+            "(letter, 2 digits, optional dot and 1-2 digits, e.g. K72.0), checked against the "
+            "protocol's exclusions"
+        },
     )
     admitted_on = fields.Date(
         required=True, validate=_modern, metadata={"description": "Clinic calendar day."}
@@ -141,9 +152,34 @@ class EpisodeInSchema(Schema):
 
     @validates_schema
     def _diagnosis(self, data, **_kwargs):
-        """Accept only F10-F19 codes with a valid 4th character."""
-        if "diagnosis" in data and not codes.valid_diagnosis(data["diagnosis"]):
+        """Accept only F10-F19 codes with a valid 4th character, and an ICD-11 code that agrees."""
+        if "diagnosis" not in data:
+            return
+        if not codes.valid_diagnosis(data["diagnosis"]):
             raise ValidationError({"diagnosis": ["Not an ICD-10 code F10.0-F19.9."]})
+        icd11 = data.get("diagnosis_icd11")
+        if icd11 and not codes.diagnoses_agree(data["diagnosis"], icd11):
+            raise ValidationError({"diagnosis_icd11": [_ICD11_DISAGREES]})
+
+    @validates_schema
+    def _distinct_diagnoses(self, data, **_kwargs):
+        """Refuse a secondary diagnosis that repeats the diagnosis or another secondary one."""
+        listed = data.get("secondary_diagnoses") or []
+        main = icd10.normalise(data["diagnosis"]) if "diagnosis" in data else None
+        if main in {icd10.normalise(code) for code in listed}:
+            raise ValidationError({"secondary_diagnoses": ["repeats the diagnosis"]})
+        if len(set(listed)) < len(listed):
+            raise ValidationError({"secondary_diagnoses": ["repeats a secondary diagnosis"]})
+
+    @validates_schema
+    def _ages(self, data, **_kwargs):
+        """Refuse an admission record that disagrees with the age at admission."""
+        if "admission" in data and "admitted_on" in data:
+            record = data["admission"]
+            age = admission.age_at_admission(data["admitted_on"], record)
+            problems = admission.age_problems(record, age)
+            if problems:
+                raise ValidationError({"admission": problems})
 
 
 class DosePayload(Schema):
@@ -385,6 +421,7 @@ class EpisodeSchema(EpisodeSummarySchema):
     """An episode with its admission record, timeline and compliance."""
 
     diagnosis_icd11 = fields.String(allow_none=True)
+    secondary_diagnoses = fields.List(fields.String())
     age_at_admission = fields.Integer(allow_none=True)
     admission = fields.Dict()
     timeline = fields.List(fields.Nested(EventSchema))

@@ -153,9 +153,17 @@ def read(pseudonym: str):
 @blp.arguments(ErasureQuerySchema, location="query")
 @blp.response(204)
 @blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def erase(query, pseudonym: str):
-    """Erase a person named by a clinic's pseudonym (?clinic_id=): every link is removed."""
+    """Erase a person named by a clinic's pseudonym (?clinic_id=): every link is removed.
+
+    Tokens, escrow, care cards and every pseudonym go; episodes stay as unlinkable statistical
+    rows. 409 while the person (or anyone merged with them) is in opioid agonist treatment at
+    any clinic: the open enrolment is what keeps a second clinic from dosing them, so a
+    clinician discharges the OAT episode first (with its reason and exit assessment), then
+    the person can be erased. The refusal says no more: not which clinic, nor since when.
+    """
     erase_person(query["clinic_id"], pseudonym)
     db.session.commit()
 
