@@ -1,6 +1,6 @@
 """secondary diagnoses of an episode: ICD-10 codes of any chapter, checked at admission
 
-Revision ID: 0020_secondary_diagnoses
+Revision ID: 0018_secondary_diagnoses
 Revises: 0017_oversight_findings
 Create Date: 2026-12-07 23:00:00
 
@@ -9,7 +9,7 @@ Create Date: 2026-12-07 23:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_secondary_diagnoses"
+revision = "0018_secondary_diagnoses"
 down_revision = "0017_oversight_findings"
 branch_labels = None
 depends_on = None
