@@ -156,3 +156,12 @@ def test_booking_without_javascript_has_a_stricter_rate_limit(limited_app):
         for _ in range(3)
     ]
     assert statuses == [200, 200, 429]
+
+
+def test_every_public_page_weighs_at_most_60_kb_with_its_assets(client, make_slot):
+    slot = make_slot()
+    for lang in LANGS:
+        for path, html in _every_page(client, slot, lang).items():
+            assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+            weight = len(html.encode()) + sum(len(client.get(a).data) for a in assets)
+            assert weight <= 60_000, (path, lang, weight)
