@@ -19,6 +19,7 @@ from registry.access.bookings import (
     find_booking,
 )
 from registry.access.directory import ServiceFilter, public_service, search_services
+from registry.access.localized import localized
 from registry.access.models import BookingStatus, Region
 from registry.access.slots import free_slots
 from registry.api.public.routes import booking_limit, lookup_limit, read_limit
@@ -54,6 +55,12 @@ def switch_url(code: str) -> str:
         return url_for("site.index", lang=code)
     args = {k: v for k, v in request.args.items() if k != "lang"}
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
+
+
+@site.app_template_filter("text")
+def service_text(service, field: str) -> str | None:
+    """Give a service's name, address or description in the page language."""
+    return localized(service, field, current_language())
 
 
 @site.context_processor

@@ -165,3 +165,92 @@ def test_every_public_page_weighs_at_most_60_kb_with_its_assets(client, make_slo
             assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
             weight = len(html.encode()) + sum(len(client.get(a).data) for a in assets)
             assert weight <= 60_000, (path, lang, weight)
+
+
+TRANSLATED = {
+    "name": "Methadone programme",
+    "address": "Tole Bi 10, Almaty",
+    "description": "Daily methadone with a doctor and a social worker.",
+    "translations": {
+        "ru": {
+            "name": "Программа метадона",
+            "address": "ул. Толе би, 10, Алматы",
+            "description": "Метадон каждый день, с врачом и соцработником.",
+        },
+        "kk": {
+            "name": "Метадон бағдарламасы",
+            "address": "Төле би к-сі, 10, Алматы",
+            "description": "Күн сайын метадон, дәрігер мен әлеуметтік қызметкермен.",
+        },
+    },
+}
+
+
+def test_clinic_admin_publishes_a_service_in_three_languages(client, make_user):
+    from tests.access.test_directory import SERVICE
+    from tests.conftest import bearer
+
+    user, token = make_user("clinic_admin")
+    answer = client.post(
+        f"/api/v1/clinics/{user.clinic_id}/services",
+        headers=bearer(token),
+        json=SERVICE | TRANSLATED,
+    )
+    assert answer.status_code == 201, answer.json
+    assert answer.json["translations"]["kk"]["name"] == "Метадон бағдарламасы"
+    public = client.get(f"/api/v1/public/services/{answer.json['id']}").json
+    assert public["translations"]["ru"]["address"] == "ул. Толе би, 10, Алматы"
+    assert public["description"] == TRANSLATED["description"]
+    bad = client.patch(
+        f"/api/v1/clinics/{user.clinic_id}/services/{answer.json['id']}",
+        headers=bearer(token),
+        json={"translations": {"de": {"name": "Methadon"}}},
+    )
+    assert bad.status_code == 422 and "translations.de.key" in bad.json["errors"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_pages_show_a_service_in_the_page_language(client, make_service, session, lang):
+    from tests.access.conftest import new_slot
+
+    service = make_service(**TRANSLATED)
+    slot = new_slot(session, service)
+    source = TRANSLATED["translations"].get(lang, TRANSLATED)
+    for path in ("/?", f"/services/{service.id}?"):
+        html = _text(client.get(f"{path}lang={lang}"))
+        assert source["name"] in html and source["address"] in html, path
+    assert source["description"] in _text(client.get(f"/services/{service.id}?lang={lang}"))
+    booked = _text(_book(client, slot.id, lang))
+    assert source["name"] in booked and source["address"] in booked
+
+
+def test_every_service_says_whether_it_treats_anonymously_and_explains_its_care(
+    client, make_service
+):
+    make_service(name="Named clinic", anonymous=False, care_type="detox", medications=[])
+    make_service(name="Anonymous clinic", anonymous=True)
+    html = _text(client.get("/?lang=en"))
+    assert "Anonymous care" in html
+    assert "Not anonymous: the clinic may ask for an ID document" in html
+    detox = _text(client.get("/?lang=en&care_type=detox"))
+    # A short explanation of each care type, in plain words.
+    assert "Help to stop using safely, with medicine for withdrawal" in detox
+
+
+def test_every_demo_service_has_a_phone_hours_and_three_languages(session, make_clinic):
+    from sqlalchemy import select
+
+    from registry.access.demo import seed_access_demo
+    from registry.access.models import Service
+
+    clinics = [
+        make_clinic(centre_type=kind) for kind in ("outpatient", "inpatient", "low_threshold")
+    ]
+    seed_access_demo(clinics)
+    services = session.execute(select(Service)).scalars().all()
+    assert len(services) == 5
+    for service in services:
+        assert service.phone and service.opening_hours and service.description, service.name
+        for lang in ("ru", "kk"):
+            text = service.translations[lang]
+            assert text["name"] != service.name and text["address"] and text["description"]
