@@ -269,6 +269,11 @@ def _explain(error: Exception) -> tuple[int, str]:
             "people who share one connection (a home, work or mobile network) share it. "
             'Cancel one of your bookings under "My booking", or phone the clinic.'
         )
+    if request.endpoint == "site.book_without_script" and getattr(error, "code", None) == 429:
+        return 429, _(
+            "Booking without JavaScript is limited to a few times a day from one network "
+            "address, to keep robots out. Turn on JavaScript and try again, or phone the clinic."
+        )
     if isinstance(error, TooManyRequests) or getattr(error, "code", None) == 429:
         return 429, _("Too many requests from your connection. Please wait a little and try again.")
     if isinstance(error, ValidationFailed) and "altcha" in (error.errors or {}):

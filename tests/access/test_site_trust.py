@@ -156,6 +156,9 @@ def test_booking_without_javascript_has_a_stricter_rate_limit(limited_app):
         for _ in range(3)
     ]
     assert statuses == [200, 200, 429]
+    refused = client.post("/book/no-script", data={"slot_id": slot_id, "lang": "en"})
+    assert "Booking without JavaScript is limited" in _text(refused)
+    assert "phone the clinic" in _text(refused) and "Abay Ave 1" in _text(refused)
 
 
 def test_every_public_page_weighs_at_most_60_kb_with_its_assets(client, make_slot):
