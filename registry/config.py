@@ -77,6 +77,17 @@ class Defaults:
     OVERSIGHT_MIN_Z = 4
     # Languages of the public pages; the first is the fallback.
     SITE_LANGUAGES = "ru,kk,en"
+    # Shown on every public page: the ambulance and the general emergency numbers (Kazakhstan).
+    CRISIS_AMBULANCE_PHONE = "103"
+    CRISIS_EMERGENCY_PHONE = "112"
+    # The anonymity page names who runs the service and where to complain (set per deployment).
+    # Empty: the page says, in its own language, that the regional health administration does.
+    SITE_OPERATOR = ""
+    SITE_COMPLAINTS = ""
+    # Booking without JavaScript has no proof of work: a stricter limit per network address,
+    # and at most this many active bookings from one address (it also counts script bookings).
+    BOOKING_NO_SCRIPT_LIMIT = "2 per hour; 4 per day"
+    NO_SCRIPT_BOOKINGS_PER_CLIENT = 1
     # The region list (code, names in en/ru/kk); another country needs only another file.
     REGIONS_FILE = str(Path(__file__).parent / "data" / "regions_kz.json")
     # Protocol documents (JSON or YAML): largest size in bytes, deepest nesting and most values.

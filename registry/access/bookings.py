@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from registry import clock, keyring
 from registry.access.challenges import spend, verify_solution
 from registry.access.models import Booking, BookingStatus, Clinic, Region, Service, Slot
+from registry.access.pow import Solved
 from registry.audit.log import record
 from registry.crypto.codes import CodeFormat, InvalidCode, new_code, parse_code
 from registry.database import reading_bind
@@ -75,15 +76,15 @@ _TAKE_PLACE = (
 )
 
 
-def _check_client_cap(client_key: str) -> None:
-    """Refuse a client that already holds the configured number of active bookings."""
+def _check_client_cap(client_key: str, cap: int) -> None:
+    """Refuse a client that already holds `cap` active bookings."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         # Serialise one client's bookings so that parallel requests cannot pass the cap together.
         lock = {"k": zlib.crc32(f"booking-client:{client_key}".encode())}
         driver_execute(connection, _CLIENT_LOCK, lock)
     held = driver_execute(connection, _ACTIVE_OF_CLIENT, {"client": client_key})[0][0]
-    if held >= current_app.config["BOOKINGS_PER_CLIENT"]:
+    if held >= cap:
         raise TooManyRequests(
             "you hold as many active bookings as one person may; cancel one or come back later",
             headers={"Retry-After": str(_end_of_utc_day(clock.now()))},
@@ -95,7 +96,7 @@ def _check_client_cap(client_key: str) -> None:
 # writes; the answer's schemas only read attributes, so plain namespaces serve them.
 _SERVICE_FIELDS = (
     "id", "name", "care_type", "medications", "languages", "opening_hours", "anonymous",
-    "address", "phone",
+    "address", "phone", "description", "translations",
 )  # fmt: skip
 _SLOT_PARTS = (
     (Slot, ("id", "service_id", "starts_at", "ends_at", "capacity", "booked", "cancelled_at")),
@@ -158,11 +159,21 @@ class NewBooking:
 def book_slot(slot_id: int, solution: str, client_key: str) -> tuple[NewBooking, str]:
     """Book a place; return the booking and its code, which is never stored or shown again."""
     solved = verify_solution(solution)
+    return _book(slot_id, client_key, current_app.config["BOOKINGS_PER_CLIENT"], solved)
+
+
+def book_slot_without_proof(slot_id: int, client_key: str) -> tuple[NewBooking, str]:
+    """Book for a browser without JavaScript: a stricter cap stands in for the proof of work."""
+    return _book(slot_id, client_key, current_app.config["NO_SCRIPT_BOOKINGS_PER_CLIENT"], None)
+
+
+def _book(slot_id: int, client_key: str, cap: int, solved: Solved | None) -> tuple[NewBooking, str]:
     # The slot is only looked up here: the conditional UPDATE below decides whether a place
     # is free, so the lookup need not hold the write lock.
     slot = bookable_slot(slot_id)
-    _check_client_cap(client_key)
-    spend(solved)
+    _check_client_cap(client_key, cap)
+    if solved is not None:
+        spend(solved)
     _take_place(slot)
     code = new_code(BOOKING_CODE)
     key = keyring().primary(PURPOSE)

@@ -27,6 +27,65 @@ SERVICES = {
         ("harm_reduction", "Needle exchange and naloxone", ["naloxone"], ["ru", "kk"], True),
     ],
 }
+# Each demo service's English description and its name and description in Russian and Kazakh.
+TEXTS = {
+    "Opioid agonist treatment": (
+        "Methadone or buprenorphine every day, with a doctor and a social worker.",
+        (
+            "Заместительная терапия опиоидами",
+            "Метадон или бупренорфин каждый день, с врачом и соцработником.",
+        ),
+        (
+            "Опиоидтық алмастыру терапиясы",
+            "Күн сайын метадон немесе бупренорфин, дәрігер мен әлеуметтік қызметкермен.",
+        ),
+    ),
+    "Counselling and peer support": (
+        "Talk with a counsellor or with people who have been through it.",
+        (
+            "Консультации и поддержка равных",
+            "Разговор с консультантом или с людьми, которые через это прошли.",
+        ),
+        (
+            "Кеңес және тең-теңімен қолдау",
+            "Кеңесшімен немесе мұны бастан өткерген адамдармен сөйлесу.",
+        ),
+    ),
+    "Inpatient detoxification": (
+        "A few days in hospital to stop using safely, with medicine for withdrawal.",
+        (
+            "Детоксикация в стационаре",
+            "Несколько дней в больнице, чтобы безопасно прекратить употребление.",
+        ),
+        ("Стационарда детоксикация", "Қолдануды қауіпсіз тоқтату үшін ауруханада бірнеше күн."),
+    ),
+    "Residential rehabilitation": (
+        "Several weeks of living at the centre, with therapy and help to return to daily life.",
+        (
+            "Реабилитация с проживанием",
+            "Несколько недель жизни в центре, с терапией и помощью вернуться к обычной жизни.",
+        ),
+        (
+            "Тұрып оңалту",
+            "Орталықта бірнеше апта тұру, терапия және күнделікті өмірге оралуға көмек.",
+        ),
+    ),
+    "Needle exchange and naloxone": (
+        "Clean needles, naloxone and tests, without giving your name.",
+        ("Обмен игл и налоксон", "Чистые иглы, налоксон и тесты, без имени."),
+        ("Ине алмасу және налоксон", "Таза инелер, налоксон және тесттер, атыңызды айтпай."),
+    ),
+}
+
+
+def _texts(name: str, index: int) -> tuple[str, dict]:
+    """Return a demo service's description and its Russian and Kazakh texts."""
+    description, (name_ru, about_ru), (name_kk, about_kk) = TEXTS[name]
+    number = 10 + index
+    return description, {
+        "ru": {"name": name_ru, "address": f"пр. Абая, {number}", "description": about_ru},
+        "kk": {"name": name_kk, "address": f"Абай даңғылы, {number}", "description": about_kk},
+    }
 
 
 def seed_access_demo(clinics: list[Clinic]) -> int:
@@ -37,6 +96,7 @@ def seed_access_demo(clinics: list[Clinic]) -> int:
     for index, clinic in enumerate(clinics):
         today = clock.now().astimezone(ZoneInfo(clinic.timezone)).date()
         for care, name, medications, languages, anonymous in SERVICES.get(clinic.centre_type, []):
+            description, translations = _texts(name, index)
             service = create_service(
                 clinic.id,
                 name=name,
@@ -46,7 +106,9 @@ def seed_access_demo(clinics: list[Clinic]) -> int:
                 opening_hours=HOURS,
                 anonymous=anonymous,
                 address=f"{10 + index} Abay Avenue",
-                phone=None,
+                phone=f"+7 727 300 {10 + index:02d} {40 + len(care):02d}",
+                description=description,
+                translations=translations,
                 published=True,
             )
             slots = create_weekly_slots(

@@ -20,6 +20,8 @@ EDITABLE = (
     "anonymous",
     "address",
     "phone",
+    "description",
+    "translations",
     "published",
 )
 

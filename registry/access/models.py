@@ -79,6 +79,11 @@ class Service(db.Model):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     address: Mapped[str] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # Plain words on what the service does, in the language of `name` and `address`.
+    description: Mapped[str | None] = mapped_column(String(1000))
+    # {"ru": {"name": …, "address": …, "description": …}, "kk": {…}}: what a page in that
+    # language shows instead of the fields above (registry/access/localized.py).
+    translations: Mapped[dict] = mapped_column(JSON, default=dict)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -12,4 +12,6 @@ MEDICATIONS = (
 )
 # ISO 639-1 codes of the languages care is offered in.
 LANGUAGES = ("kk", "ru", "en", "uz", "ky", "tg")
+# Languages a service's name, address and description may be given in: the pages' catalogues.
+PAGE_LANGUAGES = ("ru", "kk", "en")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

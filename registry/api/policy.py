@@ -62,9 +62,12 @@ POLICY: dict[str, Access] = {
     "GET /": OPEN,
     "GET /services/<int:service_id>": OPEN,
     "POST /book": OPEN,
+    "POST /book/no-script": OPEN,
     "GET /booking": OPEN,
     "POST /booking": OPEN,
     "POST /booking/cancel": OPEN,
+    "POST /booking/code": OPEN,
+    "GET /anonymity": OPEN,
     "GET /api/v1/codes": OPEN,
     "GET /api/v1/protocols/schema": OPEN,
     # Care access without an account.

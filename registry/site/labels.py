@@ -10,6 +10,15 @@ CARE_TYPES = {
     "psychosocial": _l("Psychosocial support"),
     "harm_reduction": _l("Harm reduction"),
 }
+# What each type of care is, in plain words, for a reader who has never been treated.
+CARE_EXPLAINED = {
+    "outpatient": _l("Visits to a doctor while you live at home."),
+    "inpatient": _l("A stay in hospital with doctors around the clock."),
+    "detox": _l("Help to stop using safely, with medicine for withdrawal, usually for a few days."),
+    "oat": _l("A daily medicine (methadone or buprenorphine) that replaces street opioids."),
+    "psychosocial": _l("Talking with a counsellor or a group, and help with work and housing."),
+    "harm_reduction": _l("Clean needles, naloxone, tests and advice, with no need to stop using."),
+}
 MEDICATIONS = {
     "methadone": _l("Methadone"),
     "buprenorphine": _l("Buprenorphine"),

@@ -4,20 +4,27 @@ from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from registry import clock
-from registry.access.bookings import book_slot, cancel_booking, find_booking
+from registry.access.bookings import (
+    book_slot,
+    book_slot_without_proof,
+    bookable_slot,
+    cancel_booking,
+    find_booking,
+)
 from registry.access.directory import ServiceFilter, public_service, search_services
+from registry.access.localized import localized
 from registry.access.models import BookingStatus, Region
 from registry.access.slots import free_slots
 from registry.api.public.routes import booking_limit, lookup_limit, read_limit
 from registry.api.public.schemas import ServiceQuerySchema
-from registry.api.ratelimit import client_key
+from registry.api.ratelimit import client_key, public_limit
 from registry.auth.guard import public
 from registry.errors import NotFound, RegistryError, TooManyRequests, ValidationFailed
 from registry.extensions import db
@@ -32,6 +39,8 @@ site = Blueprint(
     static_url_path="/static/site",
 )
 SLOT_DAYS = 14
+BOOKING_ENDPOINTS = frozenset({"site.book", "site.book_without_script"})
+no_script_limit = public_limit("BOOKING_NO_SCRIPT_LIMIT", "booking-no-script")
 
 
 @site.app_template_global()
@@ -48,6 +57,12 @@ def switch_url(code: str) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=code)
 
 
+@site.app_template_filter("text")
+def service_text(service, field: str) -> str | None:
+    """Give a service's name, address or description in the page language."""
+    return localized(service, field, current_language())
+
+
 @site.context_processor
 def page_context() -> dict:
     """Give every page its language, the language switch and the labels."""
@@ -56,6 +71,11 @@ def page_context() -> dict:
         "languages": languages(),
         "labels": labels,
         "switch_url": switch_url,
+        "code_switch": None,
+        "crisis": {
+            "ambulance": current_app.config["CRISIS_AMBULANCE_PHONE"],
+            "emergency": current_app.config["CRISIS_EMERGENCY_PHONE"],
+        },
     }
 
 
@@ -147,8 +167,38 @@ def book():
         _form_int("slot_id"), request.form.get("altcha", "")[:2048], client_key()
     )
     db.session.commit()
-    slot = booking.slot
-    return render_template("site/booked.html", code=code, slot=slot, when=_when(slot))
+    return _show_code(code, booking.slot)
+
+
+@site.route("/book/no-script", methods=["POST"])
+@public
+@booking_limit
+@no_script_limit
+def book_without_script():
+    """Book from a browser without JavaScript, under the stricter per-network limits."""
+    booking, code = book_slot_without_proof(_form_int("slot_id"), client_key())
+    db.session.commit()
+    return _show_code(code, booking.slot)
+
+
+def _show_code(code: str, slot) -> str:
+    """Render the page that shows a booking code, switching language by POST to keep it."""
+    return render_template(
+        "site/booked.html",
+        code=code,
+        slot=slot,
+        when=_when(slot),
+        code_switch={"endpoint": "site.show_code", "code": code},
+    )
+
+
+@site.route("/booking/code", methods=["POST"])
+@public
+@lookup_limit
+def show_code():
+    """Show the code page again in another language; the code comes in the POST body."""
+    code = request.form.get("code", "")[:80]
+    return _show_code(code, find_booking(code).slot)
 
 
 def _when(slot) -> str:
@@ -176,10 +226,12 @@ def lookup():
     """Show the booking a code opens, with a cancel button while that is possible."""
     booking = find_booking(request.form.get("code", "")[:80])
     cancellable = booking.status == BookingStatus.ACTIVE and booking.slot.starts_at > clock.now()
+    code = request.form.get("code", "")[:80]
     return render_template(
         "site/booking.html",
         booking=booking,
-        code=request.form.get("code", "")[:80],
+        code=code,
+        code_switch={"endpoint": "site.lookup", "code": code},
         when=_when(booking.slot),
         cancellable=cancellable,
     )
@@ -195,8 +247,33 @@ def cancel():
     return render_template("site/cancelled.html", booking=booking, when=_when(booking.slot))
 
 
+@site.route("/anonymity", methods=["GET"])
+@public
+@read_limit
+def anonymity():
+    """Explain in plain words what is stored, what is asked, and who runs the service."""
+    return render_template(
+        "site/anonymity.html",
+        operator=current_app.config["SITE_OPERATOR"],
+        complaints=current_app.config["SITE_COMPLAINTS"],
+    )
+
+
 def _explain(error: Exception) -> tuple[int, str]:
     """Return the status and a plain, translated explanation of what went wrong."""
+    if isinstance(error, TooManyRequests) and request.endpoint in BOOKING_ENDPOINTS:
+        # The service's cap on active bookings per network address, not the request rate.
+        return 429, _(
+            "You cannot book more times now: this connection already holds as many active "
+            "bookings as one person may. The limit counts bookings per network address, so "
+            "people who share one connection (a home, work or mobile network) share it. "
+            'Cancel one of your bookings under "My booking", or phone the clinic.'
+        )
+    if request.endpoint == "site.book_without_script" and getattr(error, "code", None) == 429:
+        return 429, _(
+            "Booking without JavaScript is limited to a few times a day from one network "
+            "address, to keep robots out. Turn on JavaScript and try again, or phone the clinic."
+        )
     if isinstance(error, TooManyRequests) or getattr(error, "code", None) == 429:
         return 429, _("Too many requests from your connection. Please wait a little and try again.")
     if isinstance(error, ValidationFailed) and "altcha" in (error.errors or {}):
@@ -215,15 +292,27 @@ def _explain(error: Exception) -> tuple[int, str]:
     return status, _("Something in the request was not understood. Please try again.")
 
 
+def _service_to_phone():
+    """Return the service a failed booking was for, so the page can give its phone and hours."""
+    slot_id = request.form.get("slot_id", "") if request.endpoint in BOOKING_ENDPOINTS else ""
+    if not slot_id.isdigit() or len(slot_id) > 10:
+        return None
+    try:
+        return bookable_slot(int(slot_id)).service
+    except NotFound:
+        return None
+
+
 @site.errorhandler(RegistryError)
 @site.errorhandler(HTTPException)
 def error_page(error: Exception) -> Response:
     """Answer page errors with a page, not JSON."""
     db.session.rollback()
     status, message = _explain(error)
-    response = Response(
-        render_template("site/error.html", message=message, status=status), status=status
+    page = render_template(
+        "site/error.html", message=message, status=status, service=_service_to_phone()
     )
+    response = Response(page, status=status)
     headers = getattr(error, "headers", None) or {}
     if isinstance(error, HTTPException):
         headers = dict(error.get_headers())

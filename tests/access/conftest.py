@@ -15,7 +15,8 @@ def easy_proof_of_work(app, monkeypatch):
     """Keep the proof of work cheap in tests, and limits out of the way of functional tests."""
     monkeypatch.setitem(app.config, "ALTCHA_MAX_NUMBER", 50)
     # flask-limiter's `enabled` is process-wide: another test's limited app may have set it.
-    for name in ("PUBLIC_READ_LIMIT", "CHALLENGE_LIMIT", "BOOKING_LIMIT", "BOOKING_LOOKUP_LIMIT"):
+    limits = ("PUBLIC_READ_LIMIT", "CHALLENGE_LIMIT", "BOOKING_LIMIT", "BOOKING_LOOKUP_LIMIT")
+    for name in (*limits, "BOOKING_NO_SCRIPT_LIMIT"):
         monkeypatch.setitem(app.config, name, "100000 per second")
     monkeypatch.setitem(app.config, "BOOKINGS_PER_CLIENT", 1000)
 

@@ -59,8 +59,7 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser():
+def _start_browser(javascript: bool):
     """Start headless Chromium from Debian's package, never a downloaded build."""
     reason = _missing()
     if reason:
@@ -87,6 +86,11 @@ def browser():
         f"--window-size={WIDTH},{HEIGHT}",
     ):
         options.add_argument(flag)
+    if not javascript:
+        # The pages' own scripts stay off; WebDriver's injected scripts (axe) still run.
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     # Headless windows are at least 500 px wide; emulate the phone's viewport instead.
     driver.execute_cdp_cmd(
@@ -96,6 +100,24 @@ def browser():
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(60)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return driver, profile
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Yield a phone-sized headless Chromium with JavaScript on."""
+    driver, profile = _start_browser(javascript=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser_without_script():
+    """Yield a phone-sized headless Chromium with JavaScript turned off."""
+    driver, profile = _start_browser(javascript=False)
     try:
         yield driver
     finally:
@@ -133,12 +155,14 @@ def _axe(driver) -> list[dict]:
     return [v for v in violations if v["impact"] in ("serious", "critical")]
 
 
-def _check_page(driver, lang: str, name: str) -> None:
+def _check_page(driver, lang: str, name: str, axe: bool = True) -> None:
     """Screenshot the page, then check language, phone width and accessibility."""
     driver.save_screenshot(str(ARTIFACTS / f"{lang}-{name}.png"))
     assert driver.find_element("tag name", "html").get_attribute("lang") == lang
     width = driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= WIDTH, f"{name}: page is {width}px wide on a {WIDTH}px screen"
+    if not axe:
+        return
     serious = _axe(driver)
     assert not serious, f"{lang} {name}: " + json.dumps(serious, ensure_ascii=False)
 
@@ -245,3 +269,57 @@ def test_error_pages_are_accessible(browser, site):
     base, _, _ = site
     browser.get(f"{base}/services/999999?lang=kk")
     _check_page(browser, "kk", "8-not-found")
+
+
+def test_book_without_javascript_keep_the_code_across_languages_and_cancel(
+    browser_without_script, site
+):
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser_without_script
+    # axe-core cannot run where scripts are off (its callbacks never fire); the same pages
+    # with the script on pass it in the test above, and the <noscript> note is a plain <p>.
+    base, _, _ = site
+    driver.get(f"{base}/?lang=ru")
+    result = _wait_for(driver, ".results a")
+    _mark_page(driver)
+    result.click()
+    _leaves_page(driver)
+    # The page's script did not run: nothing rewrote the form, and the note is shown.
+    assert "JavaScript выключен" in driver.find_element("tag name", "main").text
+    _check_page(driver, "ru", "nojs-1-service", axe=False)
+    button = _wait_for(driver, "form.book button")
+    _mark_page(driver)
+    button.send_keys(Keys.ENTER)
+    _leaves_page(driver)
+    code = _wait_for(driver, "#booking-code").text
+    assert code.startswith("B-")
+    _check_page(driver, "ru", "nojs-2-booked", axe=False)
+
+    # The language switch posts the code back: the page changes language, the code stays.
+    _mark_page(driver)
+    driver.find_element("css selector", '.langs button[lang="kk"]').click()
+    _leaves_page(driver)
+    assert _wait_for(driver, "#booking-code").text == code
+    assert code not in driver.current_url
+    _check_page(driver, "kk", "nojs-3-booked-kk", axe=False)
+
+    driver.get(f"{base}/booking?lang=en")
+    field = _wait_for(driver, "#code")
+    field.send_keys(code)
+    _mark_page(driver)
+    field.send_keys(Keys.ENTER)
+    _leaves_page(driver)
+    assert _wait_for(driver, "#booking-status").text == TEXT["en"]["booked"]
+    _mark_page(driver)
+    driver.find_element("css selector", "form.cancel button").click()
+    _leaves_page(driver)
+    assert driver.find_element("id", "booking-status").text == TEXT["en"]["cancelled"]
+    _check_page(driver, "en", "nojs-4-cancelled", axe=False)
+
+
+def test_anonymity_page_is_accessible(browser, site):
+    base, _, _ = site
+    for lang in ("ru", "kk", "en"):
+        browser.get(f"{base}/anonymity?lang={lang}")
+        _check_page(browser, lang, "9-anonymity")

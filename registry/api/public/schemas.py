@@ -53,6 +53,12 @@ class PublicServiceSchema(Schema):
     anonymous = fields.Boolean(required=True)
     address = fields.String(required=True)
     phone = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    translations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.String()),
+        required=True,
+    )
     clinic = fields.Nested(ClinicRefSchema, required=True)
     region = fields.Nested(RegionSchema, attribute="clinic.region", required=True)
     timezone = fields.String(attribute="clinic.timezone", required=True)

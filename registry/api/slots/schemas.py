@@ -4,13 +4,21 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from registry.access.models import BookingStatus
 from registry.access.slots import FIRST_DAY, FIRST_MOMENT, LAST_DAY, LAST_MOMENT, OUTSIDE_CALENDAR
-from registry.access.vocab import CARE_TYPES, LANGUAGES, MEDICATIONS, WEEKDAYS
+from registry.access.vocab import CARE_TYPES, LANGUAGES, MEDICATIONS, PAGE_LANGUAGES, WEEKDAYS
 from registry.api.converters import MAX_ID
 from registry.api.public.schemas import local_start
 
 _SLOT_DAY = validate.Range(min=FIRST_DAY, max=LAST_DAY, error=OUTSIDE_CALENDAR)
 _SLOT_MOMENT = validate.Range(min=FIRST_MOMENT, max=LAST_MOMENT, error=OUTSIDE_CALENDAR)
 _HOURS = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ServiceTextSchema(Schema):
+    """A service's name, address and description in one language; any may be left out."""
+
+    name = fields.String(validate=validate.Length(min=2, max=200))
+    address = fields.String(validate=validate.Length(min=3, max=300))
+    description = fields.String(validate=validate.Length(max=1000))
 
 
 def _service_fields(patch: bool) -> dict:
@@ -43,6 +51,15 @@ def _service_fields(patch: bool) -> dict:
         "address": fields.String(**need, validate=validate.Length(min=3, max=300)),
         "phone": fields.String(
             allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{5,40}$"), **opt(None)
+        ),
+        "description": fields.String(
+            allow_none=True, validate=validate.Length(max=1000), **opt(None)
+        ),
+        "translations": fields.Dict(
+            keys=fields.String(validate=validate.OneOf(PAGE_LANGUAGES)),
+            values=fields.Nested(ServiceTextSchema),
+            metadata={"example": {"kk": {"name": "Метадон бағдарламасы"}}},
+            **opt(dict),
         ),
         "published": fields.Boolean(**opt(True)),
     }

@@ -104,6 +104,8 @@
       }));
       status.textContent = status.dataset.done;
       form.dataset.solved = "1";
+      // The form posts to the stricter no-script route unless the check was solved here.
+      form.action = form.dataset.action;
       form.submit();
     } catch (error) {
       status.textContent = status.dataset.failed;
