@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from registry.stats.sdc.perturb import PTable, default_ptable
 
@@ -18,13 +18,18 @@ class SdcParams:
     cost: str = "cells"
     margin_weight: float = 1.0  # cost multiplier for hiding a margin instead of an inner cell
     perturb: bool = True
-    ptable: PTable = field(default_factory=default_ptable)
+    ptable: PTable | None = None  # default: default_ptable with the threshold as its floor
     max_repair_rounds: int = 50
     # Opt-in: after protection, try to publish again the non-primary margins of the top N levels
     # (1 = grand total, 2 = also one-dimensional margins), each level kept only if the audit
     # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
     # proves them unnecessary, but without cube certificates that audit costs seconds.
     republish_levels: int = 0
+
+    @property
+    def noise(self) -> PTable:
+        """Return the pTable: never publishes a count of threshold or more below the threshold."""
+        return self.ptable if self.ptable is not None else default_ptable(floor=self.threshold)
 
     @property
     def safety(self) -> float:

@@ -105,7 +105,7 @@ def protect_release(
     if params.republish_levels:
         hidden, report = republish_margins(model, counts, hidden, params, report)
     t2 = time.perf_counter()
-    values = params.ptable.perturb(counts, cell_keys) if params.perturb else counts.copy()
+    values = params.noise.perturb(counts, cell_keys) if params.perturb else counts.copy()
     status = np.full(model.n_cells, CellStatus.PUBLISHED.value, dtype="U10")
     status[params.perturb & (counts > 0)] = CellStatus.PERTURBED.value
     status[hidden] = CellStatus.SUPPRESSED.value

@@ -69,7 +69,7 @@ class ProtectedRelease:
             "threshold": self.params.threshold,
             "safety_range": self.params.safety,
             "perturbed": self.params.perturb,
-            "ptable_digest": self.params.ptable.digest(),
+            "ptable_digest": self.params.noise.digest(),
             "cells": int(self.model.n_cells),
             "primary_suppressed": int(self.primary.sum()),
             "secondary_suppressed": int((hidden & ~self.primary).sum()),

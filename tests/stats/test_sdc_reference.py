@@ -1,0 +1,76 @@
+"""Disclosure control on the GaussSuppression reference table, region × substance × age × sex.
+
+The persons are drawn as shared/sdc-reference/gen.py draws them (8,000 here); the release is
+protected with the library's defaults and with the service's settings (registry/config.py).
+"""
+
+import pytest
+
+from registry.stats.sdc import (
+    CellStatus,
+    ReleaseModel,
+    SdcParams,
+    TableSpec,
+    default_ptable,
+    protect_release,
+)
+from registry.stats.sdc.synthetic import reference_dimensions, reference_population
+
+PERSONS = 8000
+SAFETY = 10.0
+SETTINGS = {
+    "library": SdcParams(),
+    "service": SdcParams(margin_weight=3.0, republish_levels=2),  # the config's defaults
+}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Return the model, exact counts and cell keys of the reference table."""
+    model = ReleaseModel(
+        reference_dimensions(), [TableSpec("t", ("region", "substance", "age", "sex"))]
+    )
+    records, keys = reference_population(PERSONS)
+    return model, *model.count(records, keys)
+
+
+@pytest.fixture(scope="module")
+def releases(reference):
+    """Return a function giving the release under a setting, protected once per module."""
+    model, counts, cell_keys = reference
+    done = {}
+
+    def get(setting: str):
+        if setting not in done:
+            done[setting] = protect_release(model, counts, cell_keys, SETTINGS[setting])
+        return model, counts, done[setting]
+
+    return get
+
+
+@pytest.fixture(params=list(SETTINGS))
+def protected(request, releases):
+    """Return the model, exact counts and protected release under each setting."""
+    return releases(request.param)
+
+
+def test_no_published_value_lies_below_the_threshold(protected):
+    _, counts, release = protected
+    published = release.status != CellStatus.SUPPRESSED
+    values = release.values[published]
+    assert (counts[published] == 10).any()  # the counts where the noise could go below
+    assert not ((values >= 1) & (values <= 9)).any()
+    assert (values[counts[published] == 0] == 0).all()
+
+
+@pytest.mark.parametrize("threshold", [5, 10, 25])
+def test_a_floored_ptable_never_draws_below_its_floor(threshold):
+    table = default_ptable(floor=threshold)
+    for n in range(threshold, threshold + 40):
+        dist = table.probabilities(n)
+        assert sum(dist.values()) == pytest.approx(1)
+        assert min(dist) >= threshold
+        assert max(abs(v - n) for v in dist) <= 3
+        assert sum(v * p for v, p in dist.items()) - n <= 0.5 + 1e-9  # bias, upward, at most
+        if n >= threshold + 1:
+            assert sum(v * p for v, p in dist.items()) == pytest.approx(n)
