@@ -4,6 +4,7 @@ The persons are drawn as shared/sdc-reference/gen.py draws them (8,000 here); th
 protected with the library's defaults and with the service's settings (registry/config.py).
 """
 
+import numpy as np
 import pytest
 
 from registry.stats.sdc import (
@@ -15,6 +16,7 @@ from registry.stats.sdc import (
     protect_release,
 )
 from registry.stats.sdc.synthetic import reference_dimensions, reference_population
+from tests.stats.sdc_helpers import IndependentAudit
 
 PERSONS = 8000
 SAFETY = 10.0
@@ -48,10 +50,35 @@ def releases(reference):
     return get
 
 
+@pytest.fixture()
+def service_release(releases):
+    """Return the release under the service's settings."""
+    return releases("service")
+
+
 @pytest.fixture(params=list(SETTINGS))
 def protected(request, releases):
     """Return the model, exact counts and protected release under each setting."""
     return releases(request.param)
+
+
+def test_the_record_claims_only_what_an_independent_audit_proves(service_release):
+    model, counts, release = service_release
+    record = release.record()
+    hidden = release.status == CellStatus.SUPPRESSED
+    claimed = record["narrowest_width"]
+    oracle = IndependentAudit(model.constraints, counts, hidden)
+    oracle.prove(claimed)
+    short = [
+        (model.key(c), oracle.width(c)) for c in oracle.cells if oracle.width(c) < claimed - 1e-6
+    ]
+    assert not short, f"cells narrower than the claimed {claimed}: {short[:5]}"
+    assert record["audit_passed"]
+    assert record["narrowest_is_global"] is True
+    assert claimed >= SAFETY - 1e-6
+    cell = release.audit.narrowest[0]
+    lo, hi = oracle.exact(int(np.searchsorted(oracle.cells, cell)))
+    assert hi - lo == pytest.approx(claimed)
 
 
 def test_no_published_value_lies_below_the_threshold(protected):

@@ -75,10 +75,20 @@ class ProtectedRelease:
             "secondary_suppressed": int((hidden & ~self.primary).sum()),
             "audit_passed": self.audit.passed,
             "repair_rounds": int(self.audit.extra.get("repair_rounds", 0)),
+            # The narrowest exact interval over every hidden cell, when the search was complete;
+            # otherwise the narrowest one made exact, and every hidden cell is only proven as
+            # wide as proven_min_width.
             "narrowest_width": _width(narrow),
+            "narrowest_is_global": self.audit.narrowest_is_global,
+            "proven_min_width": _finite(self.audit.proven_min_width),
             "seconds": dict(self.seconds),
             "digest": hashlib.sha256(self.values.tobytes() + self.status.tobytes()).hexdigest(),
         }
+
+
+def _finite(width: float | None) -> float | None:
+    """Return a width for JSON: None when unbounded or absent."""
+    return width if width is not None and math.isfinite(width) else None
 
 
 def _width(narrow: tuple[int, float, float] | None) -> float | None:
