@@ -62,6 +62,15 @@ def protected(request, releases):
     return releases(request.param)
 
 
+def test_the_grand_total_and_one_dimension_margins_are_published(protected):
+    model, counts, release = protected
+    level = (model.codes != 0).sum(axis=1)
+    top = level <= 1
+    assert counts[top].min() >= 10  # none of them is sensitive on its own
+    hidden = release.status == CellStatus.SUPPRESSED
+    assert not hidden[top].any(), [model.key(i) for i in np.flatnonzero(hidden & top)]
+
+
 def test_the_record_claims_only_what_an_independent_audit_proves(service_release):
     model, counts, release = service_release
     record = release.record()
