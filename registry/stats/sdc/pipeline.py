@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import sparse
 
-from registry.stats.sdc.audit import AuditReport, audit_intervals
+from registry.stats.sdc.audit import TOL, AuditReport, audit_intervals
 from registry.stats.sdc.gauss import gauss_suppress
 from registry.stats.sdc.model import ReleaseModel
 from registry.stats.sdc.params import SdcParams
@@ -85,8 +85,11 @@ def audit_and_repair(
             report.extra.update(audit_seconds_total=audit_seconds, repair_rounds=rounds)
             return hidden, report
         found: list[np.ndarray] = []
+        # Narrowest first: their repairs often widen the others (measured: fewer cells hidden).
+        narrow = report.width < params.safety - TOL
+        failing = report.cells[narrow][np.argsort(report.width[narrow], kind="stable")]
         low = dict(zip(report.cells.tolist(), report.lower.tolist(), strict=True))
-        for cell in report.failing:
+        for cell in failing:
             if any(m[cell] for m in found):
                 continue  # widened by this round's repairs already; the next audit will tell
             hidden, move = repairer.repair(
