@@ -103,25 +103,25 @@ def gauss_suppress(
 ) -> tuple[np.ndarray, sparse.csr_matrix]:
     """Return the suppression mask and the directions in which the hidden cells can still move.
 
-    Zero cells are published as facts. `forced` cells (the grand total, big one-dimensional
-    margins) are published next, unless one alone would expose a primary cell; then the
-    candidates in `order` (most worth publishing first). Hidden secondary cells that end up
-    recoverable from what is published are published after all: hiding them protects nothing.
+    The facts linking tables hold first. `forced` cells (the grand total, one-dimension margins)
+    are published next, unless one alone would expose a primary cell; then the candidates in
+    `order` (most worth publishing first: zero cells lead, so a zero is hidden only where no
+    margin can be kept otherwise). Hidden secondary cells that end up recoverable from what is
+    published are published after all: hiding them protects nothing.
     """
     n = model.n_cells
     functions, facts = cell_functions(model)
-    zero = np.asarray(counts) == 0
-    # A zero inner cell is a parameter fixed at zero: drop its column instead of eliminating it.
-    unit = zero & (np.diff(functions.indptr) == 1)
-    fixed = np.zeros(functions.shape[1], dtype=bool)
-    fixed[functions[unit].indices] = True
-    stacked = sparse.vstack([functions, facts]).tocsc()[:, ~fixed]
+    stacked = sparse.vstack([functions, facts]).tocsc()
     is_primary = np.concatenate([primary, np.zeros(facts.shape[0], dtype=bool)])
     elim = _Elimination(stacked.toarray(), is_primary)
-    for row in [*np.flatnonzero(zero & ~unit), *range(n, n + facts.shape[0])]:
+    for row in range(n, n + facts.shape[0]):
         elim.publish(row, check=False)
     hidden = primary.copy()
-    for cell in [*np.flatnonzero(forced & ~zero & ~primary), *order]:
+    # Biggest first: when the grand total and the margins of a dimension would expose one of its
+    # categories (1..9 persons), the margin hidden instead is the smallest.
+    forced_order = np.flatnonzero(forced & ~primary)
+    forced_order = forced_order[np.argsort(-counts[forced_order], kind="stable")]
+    for cell in [*forced_order, *order]:
         if not elim.publish(int(cell)):
             hidden[cell] = True
     secondary = np.flatnonzero(hidden & ~primary)

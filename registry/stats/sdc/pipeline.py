@@ -44,12 +44,15 @@ def cell_weights(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> 
 def publish_order(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> np.ndarray:
     """Return the cells that may be hidden as secondaries, the most worth publishing first.
 
-    Big cells first, so that the small ones carry the protection (GaussSuppression's default);
-    margins count `margin_weight` times their size; ties go to the margin, then the lower id.
+    Zero cells first: they describe nobody, and one is hidden only where a zero blocks every
+    other way to protect a cell (sparse tables, where the alternative is a margin). Then big
+    cells, so that small ones carry the protection (GaussSuppression's default); margins count
+    `margin_weight` times their size; ties go to the margin, then the lower id.
     """
     primary = primary_mask(counts, params.threshold)
-    candidates = np.flatnonzero(~primary & ~protected_margins(model) & (counts > 0))
+    candidates = np.flatnonzero(~primary & ~protected_margins(model))
     size = np.where(model.inner, counts, counts * params.margin_weight)[candidates]
+    size = np.where(counts[candidates] == 0, np.inf, size)
     level = (model.codes != 0).sum(axis=1)[candidates]
     return candidates[np.lexsort((candidates, level, -size))]
 
