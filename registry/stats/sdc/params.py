@@ -21,9 +21,9 @@ class SdcParams:
     ptable: PTable | None = None  # default: default_ptable with the threshold as its floor
     max_repair_rounds: int = 50
     # Opt-in: after protection, try to publish again the non-primary margins of the top N levels
-    # (1 = grand total, 2 = also one-dimensional margins), each level kept only if the audit
-    # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
-    # proves them unnecessary, but without cube certificates that audit costs seconds.
+    # (1 = grand total, 2 = also one-dimensional margins, 3 = also two-dimensional ones), each
+    # level kept only if the audit still passes. The suppression already keeps levels 1 and 2
+    # published unless nothing else protects a cell, so only 3 and up can still change much.
     republish_levels: int = 0
 
     @property

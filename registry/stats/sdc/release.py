@@ -87,12 +87,10 @@ class ProtectedRelease:
 
 
 def _finite(width: float | None) -> float | None:
-    """Return a width for JSON: None when unbounded or absent."""
-    return width if width is not None and math.isfinite(width) else None
+    """Return a width for JSON, to the solver's precision: None when unbounded or absent."""
+    return round(width, 6) if width is not None and math.isfinite(width) else None
 
 
 def _width(narrow: tuple[int, float, float] | None) -> float | None:
     """Return the narrowest interval's width; None when none is bounded (JSON has no Infinity)."""
-    if narrow is None or not math.isfinite(narrow[2] - narrow[1]):
-        return None
-    return narrow[2] - narrow[1]
+    return None if narrow is None else _finite(narrow[2] - narrow[1])
