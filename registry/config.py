@@ -120,8 +120,8 @@ class Defaults:
     STATS_MIN_POPULATION = 30
     # Cell-key perturbation of published counts; switch off only for tests of exact counts.
     STATS_PERTURB = True
-    # Hypercube suppression hides top margins first on sparse tables; try to publish again the
-    # grand total (1) and also one-dimensional margins (2) when the interval audit allows it.
+    # The suppression keeps the grand total and one-dimensional margins published; this tries
+    # again for any of them (1, 2) that a table too small to protect otherwise had to hide.
     STATS_REPUBLISH_LEVELS = 2
     # Cost of hiding a margin relative to an inner cell: margins are what analysts read most.
     STATS_MARGIN_WEIGHT = 3.0

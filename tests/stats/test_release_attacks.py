@@ -133,3 +133,27 @@ def test_the_same_persons_give_the_same_release_in_any_order(linked):
     )
     assert first == again
     assert record["digest"] == record_again["digest"]
+
+
+def test_the_linked_release_hides_a_big_margin_only_beside_a_small_category(app, linked):
+    """The grand total is published; so is every one-dimension margin of 10 or more, unless a
+    category of the same variable holds 1..9 persons: then the total minus the other categories
+    would reveal it, and one more category has to be hidden (drug groups are drug margins)."""
+    model, records, _, keys = linked
+    cells, record = protect_linked(model, records, keys)
+    counts, _ = model.count(records, keys)
+    _, hidden = _arrays(model, cells)
+    level = (model.codes != 0).sum(axis=1)
+    one_dim = (level == 1) & ~model.inner
+    variable = np.argmax(model.codes != 0, axis=1)
+    same = {model.axis("drug_group"): model.axis("drug")}
+    variable = np.array([same.get(v, v) for v in variable])
+    small = set(variable[one_dim & (counts >= 1) & (counts < K)].tolist())
+    big = one_dim & (counts >= K)
+    assert big.sum() > 50
+    assert not hidden[level == 0].any()
+    unexplained = [i for i in np.flatnonzero(hidden & big) if variable[i] not in small]
+    assert not unexplained, [model.key(i) for i in unexplained]
+    assert (big & ~hidden).sum() >= 0.8 * big.sum()
+    assert record["audit_passed"] and record["narrowest_is_global"] is True
+    assert record["narrowest_width"] >= K - 1e-6

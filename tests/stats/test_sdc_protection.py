@@ -40,8 +40,12 @@ def test_no_suppressed_cell_narrowed_below_safety_range(shape, tables, n, seed):
         assert hi - lo >= 5 - 1e-6
     narrow = release.audit.narrowest
     if narrow is not None:
-        lo, hi = exact_intervals(model, counts, hidden)[narrow[0]]
+        exact = exact_intervals(model, counts, hidden)
+        lo, hi = exact[narrow[0]]
         assert narrow[1:] == pytest.approx((lo, hi))
+        # The record's narrowest is the global one, and says so.
+        assert release.record()["narrowest_is_global"] is True
+        assert hi - lo == pytest.approx(min(b - a for a, b in exact.values()))
 
 
 @pytest.mark.parametrize(("shape", "tables", "n"), SHAPES)

@@ -2,24 +2,27 @@
 
 For every suppressed cell x_c the feasible interval is [min x_c, max x_c] over the polytope
 {A x = 0, x ≥ 0, published cells fixed at their exact values}. Exact values are used on purpose:
-the audit assumes the intruder knows published cells without noise.
+an intruder who only knows perturbed values (each within the pTable's noise of the truth) has a
+larger polytope, so every interval proven here is at least as wide for them.
 
 A cell is safe once two feasible points are known whose x_c differ by at least the safety
-range, so the audit hunts for such points cheaply and solves LPs only where it must:
+range, so the audit hunts for such points cheaply and solves single-cell LPs only where it must:
 
 1. Decompose: published cells are substituted out and the rest splits into connected components
    (suppressed cells linked through shared constraints); each component is an independent LP.
-2. Certificates: candidate directions d (for instance the hypercubes the suppression used) are
-   checked, not trusted: d must touch suppressed cells only and satisfy A d = 0 exactly. Then
-   x + t d is feasible for t in the range allowed by x ≥ 0, which bounds every cell of d at once.
-3. Early stop: each still unproven cell gets a max LP with x_c capped at (lowest value seen +
-   safety range), so the primal simplex stops as soon as the cell is proven, then a min LP if
-   needed. One HiGHS model per component is re-solved warm, and every point found updates the
-   bounds of all its cells, so later cells are often proven without an LP of their own.
+2. Certificates and earlier points: candidate directions d (for instance the moves the repair
+   found) are checked, not trusted: d must touch suppressed cells only and satisfy A d = 0
+   exactly; then x + t d is feasible for t in the range allowed by x ≥ 0. Bounds proven by an
+   earlier audit of fewer suppressed cells stay valid (hiding more only widens the polytope).
+3. Batch LPs push every unproven cell at once, a random half up (capped at lowest seen + safety
+   range) and the other half down (floored at highest seen − safety range): the true counts
+   satisfy the caps, and a cell that reaches its cap is proven.
+4. Every cell still short gets its own max LP and, if needed, min LP, both exact. One HiGHS
+   model per component is re-solved warm, and every point found updates all its cells.
 
-Cells still narrower than the safety range after both LPs are genuinely narrow (both LPs are
-exact apart from the cap, which only truncates at a safe value). The narrowest interval is made
-exact by branch and bound over the certified widths.
+The narrowest interval is then found by a complete search: cells in order of proven width (a
+lower bound of the exact one), each made exact, until the next proven width reaches the
+narrowest exact one. Only an explicit budget can cut that short, and the report says so.
 """
 
 from __future__ import annotations
@@ -49,16 +52,21 @@ class AuditReport:
     upper: np.ndarray  # proven: some feasible point has the cell this high
     n_components: int = 0
     n_lps: int = 0
-    n_certified: int = 0  # cells proven safe by verified directions, without an LP
+    n_certified: int = 0  # cells proven safe by verified directions or earlier bounds, no LP
     seconds: float = 0.0
     narrowest: tuple[int, float, float] | None = None  # (cell, exact min, exact max)
-    narrowest_is_global: bool = True  # False: the search budget ran out before closing the gap
+    narrowest_is_global: bool = True  # False only when an explicit budget cut the search short
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def width(self) -> np.ndarray:
         """Return the proven width of every suppressed cell's interval."""
         return self.upper - self.lower
+
+    @property
+    def proven_min_width(self) -> float | None:
+        """Return a width every suppressed cell is proven to reach (None: nothing suppressed)."""
+        return float(self.width.min()) if len(self.cells) else None
 
     @property
     def failing(self) -> np.ndarray:
@@ -70,6 +78,12 @@ class AuditReport:
         """Return True when no suppressed cell is narrowed below the safety range."""
         return not len(self.failing)
 
+    def bounds(self, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the proven bounds as full-length arrays (nan where the cell is published)."""
+        lo, hi = np.full(n_cells, np.nan), np.full(n_cells, np.nan)
+        lo[self.cells], hi[self.cells] = self.lower, self.upper
+        return lo, hi
+
 
 class _Component:
     """One independent block of the reduced system: suppressed cells linked by constraints."""
@@ -77,36 +91,71 @@ class _Component:
     def __init__(self, a: sparse.csr_matrix, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
         self.lp = LpModel(a, b, np.full(a.shape[1], np.inf))
         self.lo, self.hi = lo, hi
+        self.exact_lo = lo <= TOL  # nothing goes below zero
+        self.exact_hi = np.isinf(hi)
 
-    def _solve(self, c: int, sign: float) -> np.ndarray | None:
-        """Minimise sign·x_c and record the point."""
+    def _record(self, x: np.ndarray | None) -> None:
+        """Widen the proven bounds with a feasible point (None: unbounded, nothing to record)."""
+        if x is None:
+            return
+        self.lo = np.minimum(self.lo, x)
+        self.hi = np.maximum(self.hi, x)
+        self.exact_lo |= self.lo <= TOL
+
+    def _solve(self, c: int, sign: float) -> None:
+        """Minimise sign·x_c exactly and record the point."""
         cost = np.zeros(self.lp.n)
         cost[c] = sign
         x = self.lp.minimize(cost)
-        if x is not None:
-            self.lo = np.minimum(self.lo, x)
-            self.hi = np.maximum(self.hi, x)
-        return x
+        self._record(x)
+        if sign > 0:
+            self.exact_lo[c] = True
+        else:
+            self.exact_hi[c] = True
+            if x is None:
+                self.hi[c] = np.inf
 
-    def prove(self, safety: float) -> None:
-        """Settle every cell not yet proven with at most one max and one min LP."""
+    def prove(self, safety: float, rounds: int = 12) -> None:
+        """Settle every cell not yet proven: batch LPs first, then exact LPs per cell."""
+        n = self.lp.n
+        rng = np.random.default_rng(0)
+        a = sparse.csc_matrix(self.lp.a != 0, dtype=float)
+        conflict = (a.T @ a).tocsr()  # cells sharing a constraint pull on each other
+        for _ in range(rounds):
+            short = np.flatnonzero(self.hi - self.lo < safety - TOL)
+            if len(short) < 4:
+                break
+            pick = _independent(conflict, rng.permutation(short))
+            up = rng.random(len(pick)) < 0.5
+            lower, upper = np.zeros(n), np.full(n, np.inf)
+            upper[pick[up]] = self.lo[pick[up]] + safety
+            lower[pick[~up]] = np.maximum(self.hi[pick[~up]] - safety, 0.0)
+            self.lp.set_bounds(lower, upper)
+            cost = np.zeros(n)
+            cost[pick] = np.where(up, -1.0, 1.0)
+            self._record(self.lp.minimize(cost))
+        self.lp.set_bounds(np.zeros(n), np.full(n, np.inf))
         for c in np.flatnonzero(self.hi - self.lo < safety - TOL):
-            if self.hi[c] - self.lo[c] >= safety - TOL:
-                continue  # proven meanwhile by another cell's point
             deadline.check()
-            self.lp.set_upper(c, self.lo[c] + safety)
-            self._solve(c, -1.0)
-            self.lp.set_upper(c, np.inf)
-            if self.hi[c] - self.lo[c] < safety - TOL:
-                self._solve(c, 1.0)
+            self.make_exact(c, safety)
 
-    def exact(self, c: int) -> tuple[float, float]:
-        """Return the exact feasible interval of one cell (max may be infinite)."""
-        low = self._solve(c, 1.0)
-        high = self._solve(c, -1.0)
-        return (float(low[c]) if low is not None else 0.0), (
-            float(high[c]) if high is not None else np.inf
-        )
+    def make_exact(self, c: int, enough: float = np.inf) -> None:
+        """Solve the cell's max and min LPs, skipping what is exact or already wide enough."""
+        if not self.exact_hi[c] and self.hi[c] - self.lo[c] < enough - TOL:
+            self._solve(c, -1.0)
+        if not self.exact_lo[c] and self.hi[c] - self.lo[c] < enough - TOL:
+            self._solve(c, 1.0)
+
+
+def _independent(conflict: sparse.csr_matrix, order: np.ndarray) -> np.ndarray:
+    """Return cells, taken greedily in order, no two of which share a constraint."""
+    taken = np.zeros(conflict.shape[0], dtype=bool)
+    blocked = np.zeros(conflict.shape[0], dtype=bool)
+    for c in order:
+        if not blocked[c]:
+            taken[c] = True
+            blocked[conflict.indices[conflict.indptr[c] : conflict.indptr[c + 1]]] = True
+    return np.flatnonzero(taken)
 
 
 def certify(
@@ -172,64 +221,90 @@ def audit_intervals(
     hidden: np.ndarray,
     safety: float,
     directions: sparse.spmatrix | None = None,
-    narrowest_budget: int = 20,
+    narrowest_budget: int | None = None,
+    known: AuditReport | None = None,
 ) -> AuditReport:
-    """Prove every suppressed cell's feasible interval at least `safety` wide, or report it."""
+    """Prove every suppressed cell's feasible interval at least `safety` wide, or report it.
+
+    `known`: an audit of the same release with fewer cells suppressed, whose points stay
+    feasible. `narrowest_budget`: at most this many cells made exact in the narrowest search
+    (None: as many as it takes, so the narrowest is always the global one).
+    """
     start = time.perf_counter()
     values = np.asarray(values, dtype=float)
     cells, sub, rhs, groups = _components(constraints, values, hidden)
     lo, hi = values.copy(), values.copy()
     if directions is not None:
         lo, hi = certify(constraints, values, hidden, directions)
+    if known is not None:
+        old_lo, old_hi = known.bounds(len(values))
+        was = ~np.isnan(old_lo)
+        lo[was], hi[was] = np.minimum(lo[was], old_lo[was]), np.maximum(hi[was], old_hi[was])
     lower, upper = lo[cells], hi[cells]
     certified = upper - lower >= safety - TOL
-    comps: dict[int, tuple[_Component, np.ndarray]] = {}
+    comps: list[tuple[_Component, np.ndarray]] = []
     for loc, rws in groups:
         deadline.check()
         if not len(rws):  # in no constraint at all: free above zero
             lower[loc], upper[loc] = 0.0, np.inf
             continue
         comp = _Component(sub[rws][:, loc], rhs[rws], lower[loc], upper[loc])
-        if not certified[loc].all():
-            comp.prove(safety)
-        lower[loc], upper[loc] = comp.lo, comp.hi
-        for i in loc:
-            comps[int(i)] = (comp, loc)
+        comp.prove(safety)
+        comps.append((comp, loc))
     report = AuditReport(safety, cells, lower, upper, len(groups))
     report.n_certified = int(certified.sum())
     report.narrowest = _narrowest(report, comps, narrowest_budget)
-    report.n_lps = sum(c.lp.solves for c in {id(c): c for c, _ in comps.values()}.values())
+    report.n_lps = sum(comp.lp.solves for comp, _ in comps)
     report.seconds = time.perf_counter() - start
     return report
 
 
 def _narrowest(
-    report: AuditReport, comps: dict[int, tuple[_Component, np.ndarray]], budget: int
+    report: AuditReport, comps: list[tuple[_Component, np.ndarray]], budget: int | None
 ) -> tuple[int, float, float] | None:
-    """Return the exact narrowest interval by solving cells in order of proven width.
+    """Return the exact narrowest interval by making cells exact in order of proven width.
 
-    Proven widths are lower bounds of the exact ones, so once the next lower bound reaches the
-    best exact width found, that width is the global minimum. The search stops after `budget`
-    cells; `report.narrowest_is_global` then says whether the gap was closed.
+    Proven widths are lower bounds of the exact ones, so once the next proven width reaches the
+    narrowest exact width found, that width is the global minimum. Among equal proven widths,
+    cells already exact come first: often one of them closes the search at once.
     """
-    width = report.width
+    owner = np.full(len(report.cells), -1)
+    exact = np.zeros(len(report.cells), dtype=bool)
+    for k, (_, loc) in enumerate(comps):
+        owner[loc] = k
+    # Cells in no constraint are exact already: [0, inf).
+    exact[owner < 0] = True
+
+    def sync() -> None:
+        for comp, loc in comps:
+            report.lower[loc], report.upper[loc] = comp.lo, comp.hi
+            exact[loc] = comp.exact_lo & comp.exact_hi
+
+    sync()
     best: tuple[int, float, float] | None = None
     report.narrowest_is_global = True
-    for n, i in enumerate(np.argsort(width, kind="stable")):
+    solved = 0
+    while True:
+        width = report.width
+        open_ = np.flatnonzero(~exact)
+        done = np.flatnonzero(exact)
+        if len(done):
+            j = done[np.argmin(width[done])]
+            if best is None or width[j] < best[2] - best[1]:
+                best = (int(report.cells[j]), float(report.lower[j]), float(report.upper[j]))
+        if not len(open_):
+            break
+        i = open_[np.argmin(width[open_])]
         if best is not None and width[i] >= best[2] - best[1] - TOL:
             break
-        if n >= budget:
+        if budget is not None and solved >= budget:
             report.narrowest_is_global = False
             break
         deadline.check()
-        if i in comps:
-            comp, loc = comps[i]
-            lo, hi = comp.exact(int(np.searchsorted(loc, i)))
-            report.lower[i], report.upper[i] = lo, hi
-        else:
-            lo, hi = float(report.lower[i]), float(report.upper[i])
-        if best is None or hi - lo < best[2] - best[1]:
-            best = (int(report.cells[i]), lo, hi)
+        comp, loc = comps[owner[i]]
+        comp.make_exact(int(np.searchsorted(loc, i)))
+        solved += 1
+        sync()
     return best
 
 

@@ -27,6 +27,7 @@ class LpModel:
         self.a = sparse.csc_matrix(a)
         self.b = np.asarray(b, dtype=float)
         self.upper = np.asarray(upper, dtype=float).copy()
+        self.lower = np.zeros(len(self.upper))
         self.n = self.a.shape[1]
         self.solves = 0
         self._h = None
@@ -38,7 +39,7 @@ class LpModel:
         lp = _highs.HighsLp()
         lp.num_col_, lp.num_row_ = self.n, self.a.shape[0]
         lp.col_cost_ = np.zeros(self.n)
-        lp.col_lower_ = np.zeros(self.n)
+        lp.col_lower_ = self.lower.copy()
         lp.col_upper_ = np.where(np.isinf(self.upper), _highs.kHighsInf, self.upper)
         lp.row_lower_ = self.b
         lp.row_upper_ = self.b
@@ -54,7 +55,17 @@ class LpModel:
         """Change the upper bound of one variable."""
         self.upper[col] = upper
         if self._h is not None:  # otherwise the bound goes in when the model is built
-            self._h.changeColBounds(col, 0.0, _highs.kHighsInf if np.isinf(upper) else upper)
+            high = _highs.kHighsInf if np.isinf(upper) else upper
+            self._h.changeColBounds(col, self.lower[col], high)
+
+    def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change the bounds of every variable (lower ≥ 0, upper may be infinite)."""
+        self.lower = np.asarray(lower, dtype=float).copy()
+        self.upper = np.asarray(upper, dtype=float).copy()
+        if self._h is not None:
+            high = np.where(np.isinf(self.upper), _highs.kHighsInf, self.upper)
+            cols = np.arange(self.n, dtype=np.int32)
+            self._h.changeColsBounds(self.n, cols, self.lower, high)
 
     def minimize(self, cost: np.ndarray) -> np.ndarray | None:
         """Return an optimal point, or None when the LP is unbounded.
@@ -65,7 +76,7 @@ class LpModel:
         self.solves += 1
         deadline.check()
         if _highs is None:
-            bounds = np.column_stack([np.zeros(self.n), self.upper])
+            bounds = np.column_stack([self.lower, self.upper])
             res = linprog(
                 cost, A_eq=self.a, b_eq=self.b, bounds=bounds, method="highs", options=time_limit()
             )

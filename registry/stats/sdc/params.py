@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from registry.stats.sdc.perturb import PTable, default_ptable
 
@@ -18,16 +18,21 @@ class SdcParams:
     cost: str = "cells"
     margin_weight: float = 1.0  # cost multiplier for hiding a margin instead of an inner cell
     perturb: bool = True
-    ptable: PTable = field(default_factory=default_ptable)
+    ptable: PTable | None = None  # default: default_ptable with the threshold as its floor
     max_repair_rounds: int = 50
     # Opt-in: after protection, try to publish again the non-primary margins of the top N levels
-    # (1 = grand total, 2 = also one-dimensional margins), each level kept only if the audit
-    # still passes. Hypercubes hide these margins first on sparse tables; the LP audit often
-    # proves them unnecessary, but without cube certificates that audit costs seconds.
+    # (1 = grand total, 2 = also one-dimensional margins, 3 = also two-dimensional ones), each
+    # level kept only if the audit still passes. The suppression already keeps levels 1 and 2
+    # published unless nothing else protects a cell, so only 3 and up can still change much.
     republish_levels: int = 0
     # Most seconds republishing may take (None: no limit of its own). Republishing only adds
     # cells back; stopped early, the release keeps the last suppression its audit passed.
     republish_seconds: float | None = None
+
+    @property
+    def noise(self) -> PTable:
+        """Return the pTable: never publishes a count of threshold or more below the threshold."""
+        return self.ptable if self.ptable is not None else default_ptable(floor=self.threshold)
 
     @property
     def safety(self) -> float:

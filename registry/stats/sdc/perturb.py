@@ -18,6 +18,12 @@ Default pTable design (max noise D = 3):
   with mean exactly n, the variance as close as possible to the base one and P(n) ≤ 0.2, so 1
   and 2 are never published and small counts are rarely published unchanged. These counts may
   jump to 0 by more than D; with the default threshold they are suppressed anyway.
+
+With a floor k (the release's threshold, above 3), no count of k or more is published below k:
+rows k … k+D-1 draw from {k … n+D} only. Their mean cannot stay exactly n (the row of k would
+have to publish k always), so those rows keep the variance as near the base one as the support
+allows and the upward bias as small as that leaves (on 10 with D = 3, 10 or 11 with even odds:
++0.5; 11 and 12 stay unbiased). Counts 1 … k-1 are suppressed by the pipeline, never published.
 """
 
 from __future__ import annotations
@@ -81,14 +87,23 @@ def new_record_keys(n: int) -> np.ndarray:
 
 
 @cache
-def default_ptable(max_noise: int = 3, base_probs: tuple[float, ...] = BASE_PROBS) -> PTable:
-    """Build the default pTable (see module docstring)."""
+def default_ptable(
+    max_noise: int = 3, base_probs: tuple[float, ...] = BASE_PROBS, floor: int = 0
+) -> PTable:
+    """Build the default pTable (see module docstring); no count ≥ floor is published below it."""
     if len(base_probs) != 2 * max_noise + 1 or abs(sum(base_probs) - 1) > 1e-12:
         raise ValueError("base_probs must have 2 * max_noise + 1 entries summing to 1")
     offsets = np.arange(-max_noise, max_noise + 1)
     variance = float(np.dot(base_probs, offsets**2))
-    top = max_noise + max(FORBIDDEN) + 1
-    rows = [({0: 1.0})] + [_small_row(n, max_noise, variance) for n in range(1, top)]
+    low = max(FORBIDDEN) + 1
+    floor = floor if floor > low else 0
+    top = max_noise + max(floor, low)
+    rows = [({0: 1.0})] + [
+        _floored_row(n, floor, max_noise, variance)
+        if floor and n >= floor
+        else _small_row(n, max_noise, variance)
+        for n in range(1, top)
+    ]
     rows.append({top + int(o): p for o, p in zip(offsets, base_probs, strict=True)})
     width = max(map(len, rows))
     values = np.zeros((len(rows), width), dtype=np.int64)
@@ -100,6 +115,31 @@ def default_ptable(max_noise: int = 3, base_probs: tuple[float, ...] = BASE_PROB
         cumulative[i, : len(vals)] = np.cumsum([row[v] for v in vals])
         cumulative[i, len(vals) - 1 :] = 1.0
     return PTable(values, cumulative)
+
+
+def _floored_row(n: int, floor: int, max_noise: int, variance: float) -> dict[int, float]:
+    """Return published values ≥ floor for a count just above it: least bias, then variance."""
+    support = np.arange(max(floor, n - max_noise), n + max_noise + 1)
+    k = len(support)
+    sq = (support - n).astype(float) ** 2
+    # Variables: p_j, then bias, then slack above and below the target variance. The bias weighs
+    # most; the tiny cubic penalty prefers small jumps among equally good rows.
+    cost = np.concatenate([1e-3 * np.abs(support - n) ** 3, [10.0, 1.0, 1.0]])
+    a_eq = np.vstack(
+        [
+            np.concatenate([np.ones(k), [0, 0, 0]]),
+            np.concatenate([support.astype(float), [-1, 0, 0]]),
+            np.concatenate([sq, [0, -1.0, 1.0]]),
+        ]
+    )
+    stay = 0.5 if n == floor else 0.2  # the floor's own row cannot move down at all
+    bounds = [(0, stay if j == n else 1) for j in support] + [(0, None)] * 3
+    res = linprog(cost, A_eq=a_eq, b_eq=[1, n, variance], bounds=bounds, method="highs")
+    if res.status != 0:
+        raise ValueError(f"no valid pTable row for n={n}")
+    p = np.clip(res.x[:k], 0, None)
+    p /= p.sum()
+    return {int(j): float(q) for j, q in zip(support, p, strict=True) if q > 1e-12}
 
 
 def _small_row(n: int, max_noise: int, variance: float, max_stay: float = 0.2) -> dict[int, float]:

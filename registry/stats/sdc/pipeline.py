@@ -9,13 +9,27 @@ import numpy as np
 from scipy import sparse
 
 from registry.stats.sdc import deadline
-from registry.stats.sdc.audit import AuditReport, audit_intervals
-from registry.stats.sdc.hypercube import hypercube_suppress
+from registry.stats.sdc.audit import TOL, AuditReport, audit_intervals
+from registry.stats.sdc.gauss import gauss_suppress
 from registry.stats.sdc.model import ReleaseModel
 from registry.stats.sdc.params import SdcParams
 from registry.stats.sdc.primary import primary_mask
 from registry.stats.sdc.release import CellStatus, ProtectedRelease
-from registry.stats.sdc.repair import repair
+from registry.stats.sdc.repair import Repairer
+
+# Hiding a protected margin costs this many ordinary cells: the repair takes one only when no
+# other way exists (for instance a table too small to protect otherwise).
+PROTECTED_MARGIN_COST = 1e4
+
+
+def protected_margins(model: ReleaseModel) -> np.ndarray:
+    """Return the cells published unless primary: the grand total and one-dimension margins.
+
+    Not the categories of a one-dimension table: they are its inner cells, and protecting one
+    of them takes hiding another.
+    """
+    level = (model.codes != 0).sum(axis=1)
+    return (level <= 1) & ~model.inner
 
 
 def cell_weights(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> np.ndarray:
@@ -23,16 +37,34 @@ def cell_weights(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> 
     if params.cost not in ("cells", "persons"):
         raise ValueError(f"unknown cost {params.cost!r}")
     weight = counts.astype(float) + 1.0 if params.cost == "persons" else np.ones(len(counts))
-    return np.where(model.inner, weight, weight * params.margin_weight)
+    weight = np.where(model.inner, weight, weight * params.margin_weight)
+    protected = protected_margins(model) & ~primary_mask(counts, params.threshold)
+    return np.where(protected, weight * PROTECTED_MARGIN_COST, weight)
+
+
+def publish_order(model: ReleaseModel, counts: np.ndarray, params: SdcParams) -> np.ndarray:
+    """Return the cells that may be hidden as secondaries, the most worth publishing first.
+
+    Zero cells first: they describe nobody, and one is hidden only where a zero blocks every
+    other way to protect a cell (sparse tables, where the alternative is a margin). Then big
+    cells, so that small ones carry the protection (GaussSuppression's default); margins count
+    `margin_weight` times their size; ties go to the margin, then the lower id.
+    """
+    primary = primary_mask(counts, params.threshold)
+    candidates = np.flatnonzero(~primary & ~protected_margins(model))
+    size = np.where(model.inner, counts, counts * params.margin_weight)[candidates]
+    size = np.where(counts[candidates] == 0, np.inf, size)
+    level = (model.codes != 0).sum(axis=1)[candidates]
+    return candidates[np.lexsort((candidates, level, -size))]
 
 
 def suppress(
     model: ReleaseModel, counts: np.ndarray, params: SdcParams
 ) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """Return the primary + secondary suppression mask and the hypercubes behind it."""
+    """Return the primary + secondary suppression mask and directions the hidden cells move in."""
     primary = primary_mask(counts, params.threshold)
-    weights = cell_weights(model, counts, params)
-    return hypercube_suppress(model, counts, primary, weights, params.safety)
+    forced = protected_margins(model) & ~primary
+    return gauss_suppress(model, counts, primary, forced, publish_order(model, counts, params))
 
 
 def audit_and_repair(
@@ -46,21 +78,29 @@ def audit_and_repair(
     weights = cell_weights(model, counts, params)
     directions = sparse.csr_matrix((0, model.n_cells)) if directions is None else directions
     audit_seconds = 0.0
+    report = None
+    repairer = Repairer(model.constraints, counts)
     for rounds in range(params.max_repair_rounds):
-        report = audit_intervals(model.constraints, counts, hidden, params.safety, directions)
+        report = audit_intervals(
+            model.constraints, counts, hidden, params.safety, directions, known=report
+        )
         audit_seconds += report.seconds
         if report.passed:
             report.extra.update(audit_seconds_total=audit_seconds, repair_rounds=rounds)
             return hidden, report
         found: list[np.ndarray] = []
-        for cell in report.failing:
+        # Narrowest first: their repairs often widen the others (measured: fewer cells hidden).
+        narrow = report.width < params.safety - TOL
+        failing = report.cells[narrow][np.argsort(report.width[narrow], kind="stable")]
+        low = dict(zip(report.cells.tolist(), report.lower.tolist(), strict=True))
+        for cell in failing:
             if any(m[cell] for m in found):
                 continue  # widened by this round's repairs already; the next audit will tell
             deadline.check()
-            hidden, moves = repair(
-                model.constraints, counts, hidden, weights, int(cell), params.safety
+            hidden, move = repairer.repair(
+                hidden, weights, int(cell), params.safety, low[int(cell)]
             )
-            found += moves
+            found.append(move)
         directions = sparse.vstack([directions, sparse.csr_matrix(np.array(found))]).tocsr()
     raise RuntimeError("secondary suppression did not converge")
 
@@ -117,7 +157,7 @@ def protect_release(
     if params.republish_levels:
         hidden, report = republish_margins(model, counts, hidden, params, report)
     t2 = time.perf_counter()
-    values = params.ptable.perturb(counts, cell_keys) if params.perturb else counts.copy()
+    values = params.noise.perturb(counts, cell_keys) if params.perturb else counts.copy()
     status = np.full(model.n_cells, CellStatus.PUBLISHED.value, dtype="U10")
     status[params.perturb & (counts > 0)] = CellStatus.PERTURBED.value
     status[hidden] = CellStatus.SUPPRESSED.value

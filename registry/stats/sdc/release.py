@@ -69,21 +69,29 @@ class ProtectedRelease:
             "threshold": self.params.threshold,
             "safety_range": self.params.safety,
             "perturbed": self.params.perturb,
-            "ptable_digest": self.params.ptable.digest(),
+            "ptable_digest": self.params.noise.digest(),
             "cells": int(self.model.n_cells),
             "primary_suppressed": int(self.primary.sum()),
             "secondary_suppressed": int((hidden & ~self.primary).sum()),
             "audit_passed": self.audit.passed,
             "repair_rounds": int(self.audit.extra.get("repair_rounds", 0)),
+            # The narrowest exact interval over every hidden cell, when the search was complete;
+            # otherwise the narrowest one made exact, and every hidden cell is only proven as
+            # wide as proven_min_width.
             "narrowest_width": _width(narrow),
             **({"republish_stopped": True} if self.audit.extra.get("republish_stopped") else {}),
+            "narrowest_is_global": self.audit.narrowest_is_global,
+            "proven_min_width": _finite(self.audit.proven_min_width),
             "seconds": dict(self.seconds),
             "digest": hashlib.sha256(self.values.tobytes() + self.status.tobytes()).hexdigest(),
         }
 
 
+def _finite(width: float | None) -> float | None:
+    """Return a width for JSON, to the solver's precision: None when unbounded or absent."""
+    return round(width, 6) if width is not None and math.isfinite(width) else None
+
+
 def _width(narrow: tuple[int, float, float] | None) -> float | None:
     """Return the narrowest interval's width; None when none is bounded (JSON has no Infinity)."""
-    if narrow is None or not math.isfinite(narrow[2] - narrow[1]):
-        return None
-    return narrow[2] - narrow[1]
+    return None if narrow is None else _finite(narrow[2] - narrow[1])

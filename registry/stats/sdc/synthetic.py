@@ -55,3 +55,48 @@ def population(n: int = 8000, n_regions: int = 20, seed: int = 1) -> dict[str, n
 def record_keys(n: int, seed: int = 2) -> np.ndarray:
     """Return fixed random integer record keys in [0, 2**32)."""
     return np.random.default_rng(seed).integers(0, 2**32, size=n, dtype=np.uint64)
+
+
+REFERENCE_SEED = 20260515
+REFERENCE_CODES = {
+    "region": tuple(f"R{i:02d}" for i in range(1, 13)),
+    "substance": (
+        "alcohol",
+        "opioids",
+        "cannabis",
+        "cocaine",
+        "amphet",
+        "benzo",
+        "halluc",
+        "other",
+    ),
+    "age": ("<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"),
+    "sex": ("F", "M"),
+}
+_REFERENCE_MEN = (0.72, 0.75, 0.8, 0.78, 0.7, 0.45, 0.85, 0.6)
+
+
+def reference_dimensions() -> list[Dimension]:
+    """Return the dimensions of the cell-suppression reference table (2,808 cells)."""
+    return [Dimension.flat(name, codes) for name, codes in REFERENCE_CODES.items()]
+
+
+def reference_population(n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Return the persons of the GaussSuppression reference table and their record keys.
+
+    The same draws, in the same order and from the same seed, as the reference's gen.py, so
+    the counts equal the reference's `freq` column; its 8-bit record keys are scaled to 32 bits.
+    """
+    rng = np.random.default_rng(REFERENCE_SEED)
+
+    def share(*w: float) -> np.ndarray:
+        return np.array(w) / sum(w)
+
+    codes = REFERENCE_CODES
+    region = rng.choice(len(codes["region"]), n, p=share(30, 18, 12, 9, 7, 6, 5, 4, 3, 2.5, 2, 1.5))
+    substance = rng.choice(len(codes["substance"]), n, p=share(40, 20, 15, 9, 7, 5, 1.5, 2.5))
+    age = rng.choice(len(codes["age"]), n, p=share(4, 14, 26, 22, 17, 11, 6))
+    men = rng.random(n) < np.array(_REFERENCE_MEN)[substance]
+    keys = rng.integers(0, 256, n).astype(np.uint64) << np.uint64(24)
+    records = {"region": region + 1, "substance": substance + 1, "age": age + 1, "sex": men + 1}
+    return records, keys
