@@ -158,6 +158,22 @@ def confirm_enrolment(user_id: int, code: str) -> bool:
     return True
 
 
+def mark_enrolled(user_id: int) -> None:
+    """Confirm an enrolment without a code: for seeded demo users, whose secret is printed."""
+    row = credential_of(user_id)
+    row.totp_confirmed_at = clock.now()
+    db.session.flush()
+    record("user.totp_enrol", "user", user_id)
+
+
+def reset_second_factor(user_id: int) -> None:
+    """Forget a user's second factor (a lost phone); the next sign-in enrols a new one."""
+    row = credential_of(user_id)
+    row.totp_secret = row.totp_confirmed_at = row.totp_last_step = None
+    db.session.flush()
+    record("user.totp_reset", "user", user_id)
+
+
 def check_code(user_id: int, code: str) -> bool:
     """Check a TOTP code of a confirmed secret; a code is accepted once only (no replay)."""
     row = db.session.get(UserCredential, user_id)

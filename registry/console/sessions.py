@@ -126,7 +126,10 @@ class ConsoleSessionInterface(SessionInterface):
                 name, path="/", secure=_secure(), httponly=True, samesite="Strict"
             )
             return
-        if state.row_id is None and not state and state.user_id is None:
+        if not state and state.user_id is None:
+            if state.row_id is not None:  # timed out: forget it; the next page says so
+                db.session.execute(delete(_TABLE).where(_TABLE.c.id == state.row_id))
+                db.session.commit()
             return  # nothing worth keeping (a page that renders no form)
         if state.row_id is None or state.renew:
             self._store_new(state, name, now, response)

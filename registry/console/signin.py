@@ -217,9 +217,13 @@ def activate():
         return render_template(
             "console/activate.html", code=code, name=user.name, errors=refused(exc)
         ), 422
-    if credentials.second_factor_required(user.roles):
-        db.session.commit()
-        session.begin(None)
-        session["pending"] = {"user_id": user.id, "step": ENROL, "next": None}
-        return redirect(_url("console.sign_in_enrol"))
-    return _done(user.id)
+    # A new password is no second factor: one set up is asked for, one required is set up.
+    step = CODE if credentials.has_second_factor(user.id) else None
+    if step is None and credentials.second_factor_required(user.roles):
+        step = ENROL
+    if step is None:
+        return _done(user.id)
+    db.session.commit()
+    session.begin(None)
+    session["pending"] = {"user_id": user.id, "step": step, "next": None}
+    return redirect(_url("console.sign_in_code" if step == CODE else "console.sign_in_enrol"))
