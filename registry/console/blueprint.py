@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, g, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
 
@@ -44,9 +45,11 @@ def page_context() -> dict:
 
 @console.teardown_request
 def forget_request_state(_exc) -> None:
-    """Forget who signed in and the CSRF token: g outlives a request in a shared app context."""
+    """Forget who signed in, the CSRF token and the language: g outlives a request in a shared
+    app context (the CLI, tests)."""
     for name in ("user", "acting_role", "csrf_token"):
         g.pop(name, None)
+    refresh()
 
 
 def _explain(error: Exception) -> tuple[int, str]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from flask.testing import FlaskClient
 
 from registry import clock
 from registry.auth import credentials, totp
@@ -14,6 +15,20 @@ from registry.auth.users import create_user
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class EnglishBrowser(FlaskClient):
+    """A test client whose browser asks for English pages, as the assertions read them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+@pytest.fixture(autouse=True)
+def english_pages(app, monkeypatch):
+    """Make every test client of the console tests an English-reading browser."""
+    monkeypatch.setattr(app, "test_client_class", EnglishBrowser)
 
 
 @dataclass

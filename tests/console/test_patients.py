@@ -153,22 +153,25 @@ def test_the_list_searches_by_the_start_of_a_pseudonym(client, staff, make_clini
     assert "Type at least 4 characters" in short.get_data(as_text=True)
 
 
-def test_the_list_walks_an_index_not_the_table(app, session):
-    """Both list queries use an index on SQLite and PostgreSQL (no scan of all pseudonyms)."""
+def test_the_list_walks_an_index_not_the_table(session):
+    """The newest-first page can be read from (domain, id) on SQLite and PostgreSQL."""
     from sqlalchemy import text
 
-    dialect = session.get_bind().dialect.name
-    domain = clinic_domain(1)
+    bind = session.get_bind()
     newest = (
         select(Pseudonym.value)
-        .where(Pseudonym.domain == domain)
+        .where(Pseudonym.domain == clinic_domain(1))
         .order_by(Pseudonym.id.desc())
         .limit(26)
     )
-    compiled = newest.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
-    plan = " ".join(str(row) for row in session.execute(text(explain + str(compiled))))
-    assert "ix_pseudonyms_domain_id" in plan or "Index" in plan, plan
+    sql = str(newest.compile(bind, compile_kwargs={"literal_binds": True}))
+    if bind.dialect.name == "postgresql":
+        # A tiny test table is cheaper to scan: forbid that, to see that the index can serve.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = session.execute(text("EXPLAIN " + sql)).scalars().all()
+    else:
+        plan = [row[-1] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert any("ix_pseudonyms_domain_id" in line for line in plan), plan
 
 
 def test_another_clinics_pseudonym_is_not_found(client, staff, make_clinic):

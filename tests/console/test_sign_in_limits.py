@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from registry.audit.models import AuditEntry
 from registry.extensions import db
-from tests.console.conftest import csrf, make_staff_user, sign_in
+from tests.console.conftest import EnglishBrowser, csrf, make_staff_user, sign_in
 from tests.patients.conftest import new_iin
 
 LIMITS = {
@@ -28,6 +28,7 @@ def limited(keyring, tmp_path_factory):
             url, keyring, str(tmp_path / "instance"), RATELIMIT_ENABLED=True, **LIMITS
         )
         migrate_database(app)
+        app.test_client_class = EnglishBrowser
         try:
             yield app
         finally:
