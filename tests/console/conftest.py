@@ -31,6 +31,12 @@ def english_pages(app, monkeypatch):
     monkeypatch.setattr(app, "test_client_class", EnglishBrowser)
 
 
+@pytest.fixture()
+def client(app, session, english_pages):
+    """Return the suite's rolled-back client, reading English pages."""
+    return app.test_client()
+
+
 @dataclass
 class Staff:
     """A console user as a test drives one."""

@@ -261,3 +261,20 @@ def test_an_old_hash_is_redone_at_sign_in(client, staff, session):
     session.expire_all()
     redone = session.get(UserCredential, who.id).password_hash
     assert redone.startswith("$argon2id$v=19$m=64,t=1,p=1$")  # today's (test) cost
+
+
+def test_the_scheduled_job_deletes_expired_sessions(app, client, staff, session):
+    from registry.console.sessions import expire_sessions
+    from registry.jobs import scheduled_jobs
+
+    assert "console-sessions" in [job.name for job in scheduled_jobs(app)]
+    who = staff("clinician")
+    signed_in(client, who)
+    live = select(ConsoleSession.id).where(ConsoleSession.user_id == who.id)
+    assert expire_sessions(app) and session.execute(live).first() is not None
+    clock.freeze(clock.now() + timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"] + 1))
+    try:
+        assert expire_sessions(app).endswith("expired")
+    finally:
+        clock.freeze(None)
+    assert session.execute(live).first() is None
