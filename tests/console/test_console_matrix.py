@@ -69,36 +69,44 @@ def _cases() -> list[tuple[str | None, str]]:
     return refused + [(role, "own") for role in ROLES]
 
 
-@pytest.mark.parametrize("key", _console_keys(public=False))
-def test_console_page_answers_by_the_table(app, session, make_clinic, key):
-    world = World(app, session, make_clinic)
+def _expect(app, key: str, role: str | None, case: str, answer) -> None:
     access = POLICY[key]
-    method = key.split(" ", 1)[0]
+    where = f"{key} as {role} ({case}): {answer.status_code}"
+    if role is None or case == "timed out":
+        assert answer.status_code == 302, where
+        assert answer.location.startswith("/console/sign-in"), where
+    elif role not in access.roles:
+        assert answer.status_code == 403, where
+    elif case == "other" and access.clinic_scoped:
+        assert answer.status_code == 404, where
+    else:
+        assert answer.status_code < 500, where
+        assert answer.status_code not in (401, 403), where
+        # Only sign-out sends a signed-in user to the sign-in page, saying so.
+        location = answer.location or ""
+        assert "/console/sign-in" not in location or "signed_out=1" in location, where
+        if access.clinic_scoped:
+            assert answer.status_code != 404, where
+
+
+def test_every_console_page_answers_by_the_table(app, session, make_clinic):
+    """One browser per caller walks every page; sign-out comes last, as it ends the session."""
+    world = World(app, session, make_clinic)
+    keys = sorted(_console_keys(public=False), key=lambda k: k == "POST /console/sign-out")
+    idle = timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"] + 1)
     for role, case in _cases():
         client, token = world.browser(role, case)
-        if case == "timed out":
-            clock.freeze(clock.now() + timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"] + 1))
-        try:
+        for key in keys:
+            if case == "timed out":  # each page needs a session that has just timed out
+                client, token = world.browser(role, case)
+                clock.freeze(clock.now() + idle)
+            method = key.split(" ", 1)[0]
             data = world.body(key, token) if method == "POST" else None
-            answer = client.open(world.url(key), method=method, data=data)
-        finally:
-            clock.freeze(None)
-        where = f"{key} as {role} ({case}): {answer.status_code}"
-        if role is None or case == "timed out":
-            assert answer.status_code == 302, where
-            assert answer.location.startswith("/console/sign-in"), where
-        elif role not in access.roles:
-            assert answer.status_code == 403, where
-        elif case == "other" and access.clinic_scoped:
-            assert answer.status_code == 404, where
-        else:
-            assert answer.status_code < 500, where
-            assert answer.status_code not in (401, 403), where
-            # Only sign-out sends a signed-in user to the sign-in page, saying so.
-            location = answer.location or ""
-            assert "/console/sign-in" not in location or "signed_out=1" in location, where
-            if access.clinic_scoped:
-                assert answer.status_code != 404, where
+            try:
+                answer = client.open(world.url(key), method=method, data=data)
+            finally:
+                clock.freeze(None)
+            _expect(app, key, role, case, answer)
 
 
 @pytest.mark.parametrize("key", _console_keys(public=True))
