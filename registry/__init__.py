@@ -40,6 +40,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from registry.api.problems import register_error_handlers
     from registry.api.ratelimit import configure_rate_limits
     from registry.cli import register_commands
+    from registry.console import register_console
     from registry.database import engine_options, protect_sqlite_files
     from registry.extensions import db, migrate
     from registry.site import register_site
@@ -64,6 +65,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_rate_limits(app)
     register_api(app)
     register_site(app)
+    register_console(app)
     register_error_handlers(app)
     register_commands(app)
     return app

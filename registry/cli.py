@@ -113,6 +113,8 @@ def demo_command(as_json: bool, if_empty: bool, save_tokens: str | None) -> None
                 "roles": u.roles,
                 "clinic_id": u.clinic_id,
                 "token": u.token,
+                "console_password": u.password,
+                **({"totp_secret": u.totp_secret, "totp_uri": u.totp_uri} if u.totp_secret else {}),
             }
             for u in users
         ],
@@ -125,7 +127,9 @@ def demo_command(as_json: bool, if_empty: bool, save_tokens: str | None) -> None
     for user in payload["users"]:
         where = f" clinic {user['clinic_id']}" if user["clinic_id"] else ""
         click.echo(f"{user['name']:<22} {','.join(user['roles']):<16}{where:<10} {user['token']}")
-    click.echo("These tokens are shown once; keep them safe.")
+        second = f"  TOTP secret {user['totp_secret']}" if "totp_secret" in user else ""
+        click.echo(f"{'':<22} console password {user['console_password']}{second}")
+    click.echo("These tokens, passwords and secrets are shown once; keep them safe.")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -149,11 +153,21 @@ def user_group() -> None:
 @click.option("--clinic", "clinic_id", type=int, help="Clinic id, for clinic roles.")
 @click.option("--ttl-days", type=click.IntRange(1, 3650), help="Token lifetime in days.")
 @click.option("--json", "as_json", is_flag=True, help="Print the user as JSON.")
+@click.option(
+    "--console-link",
+    is_flag=True,
+    help="Also print a one-time enrolment link to set a console password.",
+)
 @with_appcontext
 def user_create(
-    name: str, roles: tuple[str, ...], clinic_id: int | None, ttl_days: int | None, as_json: bool
+    name: str,
+    roles: tuple[str, ...],
+    clinic_id: int | None,
+    ttl_days: int | None,
+    as_json: bool,
+    console_link: bool,
 ) -> None:
-    """Create a user and print its first token once."""
+    """Create a user and print its first token (and console enrolment link) once."""
     from registry.audit.log import record
     from registry.auth.tokens import issue_token
     from registry.auth.users import create_user
@@ -167,6 +181,7 @@ def user_create(
     token_row, secret = issue_token(user, ttl_days or current_app.config["TOKEN_TTL_DAYS"])
     record("user.create", "user", user.id, actor=(None, "cli"))
     record("token.issue", "token", token_row.id, actor=(None, "cli"))
+    link = _console_link(user) if console_link else None
     db.session.commit()
     view = {
         "id": user.id,
@@ -176,10 +191,57 @@ def user_create(
         "token": secret,
         "token_id": token_row.id,
     }
+    if link:
+        view["console_link"] = link
     if as_json:
         click.echo(json.dumps(view, ensure_ascii=False))
-    else:
-        click.echo(f"user {user.id} created; token {token_row.id} (shown once): {secret}")
+        return
+    click.echo(f"user {user.id} created; token {token_row.id} (shown once): {secret}")
+    if link:
+        click.echo(f"console enrolment link (shown once, one use): {link}")
+
+
+def _console_link(user) -> str:
+    """Issue a one-time enrolment code for a user; return the link that carries it."""
+    from urllib.parse import urlencode
+
+    from registry.auth.credentials import issue_activation
+
+    hours = current_app.config["CONSOLE_ACTIVATION_HOURS"]
+    code = issue_activation(user, hours)
+    # In the query, not the path: the access log names the path only (gunicorn.conf.py).
+    base = current_app.config["CONSOLE_BASE_URL"].rstrip("/")
+    return f"{base}/console/activate?{urlencode({'code': code})}"
+
+
+@user_group.command("console-link")
+@click.argument("user_id", type=int)
+@click.option(
+    "--reset-second-factor",
+    is_flag=True,
+    help="Also forget the user's TOTP second factor (a lost phone); the next sign-in enrols anew.",
+)
+@with_appcontext
+def user_console_link(user_id: int, reset_second_factor: bool) -> None:
+    """Print a new one-time enrolment link: a first or a forgotten console password."""
+    from registry.auth.models import User
+    from registry.errors import RegistryError
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise click.ClickException("no such user")
+    try:
+        link = _console_link(user)
+        if reset_second_factor:
+            from registry.auth.credentials import reset_second_factor as forget_second_factor
+
+            forget_second_factor(user.id)
+    except RegistryError as exc:
+        db.session.rollback()
+        raise click.ClickException(_describe(exc)) from None
+    db.session.commit()
+    hours = current_app.config["CONSOLE_ACTIVATION_HOURS"]
+    click.echo(f"console enrolment link for user {user.id} (one use, {hours} h): {link}")
 
 
 def _describe(exc) -> str:

@@ -75,6 +75,28 @@ class Defaults:
     OVERSIGHT_MIN_REGISTRATIONS = 20
     OVERSIGHT_MIN_EXCESS_PERCENT = 25
     OVERSIGHT_MIN_Z = 4
+    # The staff console (/console): a session ends after this many idle minutes, and in any
+    # case this many hours after sign-in; the server forgets it then.
+    CONSOLE_IDLE_MINUTES = 15
+    CONSOLE_SESSION_HOURS = 12
+    # The session cookie is Secure (browsers keep Secure cookies from http://127.0.0.1 and
+    # http://localhost too); switch off only to try the console over plain http on another host.
+    CONSOLE_COOKIE_SECURE = True
+    # Failed console sign-ins per user name (keyed by an HMAC of the name), besides the
+    # client's AUTH_FAILURE_LIMIT shared with bad bearer tokens.
+    CONSOLE_ACCOUNT_FAILURE_LIMIT = "10 per 15 minutes"
+    # Hours an enrolment link (`registry user console-link`) stays valid.
+    CONSOLE_ACTIVATION_HOURS = 72
+    # Base URL printed in enrolment links.
+    CONSOLE_BASE_URL = "http://127.0.0.1:8000"
+    # Rows per page of the console's lists.
+    CONSOLE_PAGE_SIZE = 25
+    # argon2id cost of password hashes: argon2-cffi's defaults (RFC 9106's low-memory
+    # profile: 3 passes over 64 MiB, 4 lanes, some 50 ms a sign-in). Old hashes are redone at
+    # the next sign-in after a change.
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_KIB = 65536
+    PASSWORD_HASH_PARALLELISM = 4
     # Languages of the public pages; the first is the fallback.
     SITE_LANGUAGES = "ru,kk,en"
     # Shown on every public page: the ambulance and the general emergency numbers (Kazakhstan).

@@ -1,5 +1,6 @@
 """Seed a realistic demo: clinics in several regions and staff of every role with tokens."""
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -7,6 +8,7 @@ from sqlalchemy import func, select
 from registry.access.demo import seed_access_demo
 from registry.access.models import Clinic
 from registry.audit.log import record
+from registry.auth import credentials, totp
 from registry.auth.tokens import issue_token
 from registry.auth.users import create_user
 from registry.extensions import db
@@ -41,13 +43,16 @@ STAFF = [
 
 @dataclass(frozen=True)
 class DemoUser:
-    """A seeded user and its token, shown once."""
+    """A seeded user, its token and console sign-in, shown once."""
 
     id: int
     name: str
     roles: list[str]
     clinic_id: int | None
     token: str
+    password: str
+    totp_secret: str | None  # set up for the roles that need a second factor
+    totp_uri: str | None
 
 
 def has_data() -> bool:
@@ -72,5 +77,22 @@ def seed_demo(ttl_days: int) -> tuple[list[Clinic], list[DemoUser]]:
         token_row, secret = issue_token(user, ttl_days)
         record("user.create", "user", user.id, actor=(None, "cli"))
         record("token.issue", "token", token_row.id, actor=(None, "cli"))
-        users.append(DemoUser(user.id, user.name, sorted(roles), clinic_id, secret))
+        password, totp_secret = _console_sign_in(user)
+        uri = totp.provisioning_uri(totp_secret, user.name) if totp_secret else None
+        users.append(
+            DemoUser(
+                user.id, user.name, sorted(roles), clinic_id, secret, password, totp_secret, uri
+            )
+        )
     return clinics, users
+
+
+def _console_sign_in(user) -> tuple[str, str | None]:
+    """Give a demo user a random console password, and a TOTP secret where the role needs one."""
+    password = secrets.token_urlsafe(12)  # 96 bits; random, so no demo opens with a known one
+    credentials.set_password(user, password)
+    if not credentials.second_factor_required(user.roles):
+        return password, None
+    secret = credentials.enrolment_secret(user.id)
+    credentials.mark_enrolled(user.id)
+    return password, secret

@@ -53,6 +53,7 @@ def release_standard_tables(app: Flask) -> str:
 def scheduled_jobs(app: Flask) -> list[Job]:
     """Return the jobs this deployment runs."""
     from registry.access.jobs import expire_bookings
+    from registry.console.sessions import expire_sessions
     from registry.episodes.jobs import compute_compliance_flags
     from registry.oversight.jobs import run_oversight_check
 
@@ -62,6 +63,7 @@ def scheduled_jobs(app: Flask) -> list[Job]:
         Job("episode-compliance", app.config["COMPLIANCE_SECONDS"], compute_compliance_flags),
         Job("stats-monthly-release", app.config["STATS_RELEASE_SECONDS"], release_standard_tables),
         Job("oversight-check", app.config["OVERSIGHT_CHECK_SECONDS"], run_oversight_check),
+        Job("console-sessions", app.config["CONSOLE_IDLE_MINUTES"] * 60, expire_sessions),
     ]
 
 

@@ -2,7 +2,8 @@
 
 from registry.access.models import Booking, Clinic, Region, Service, Slot, SpentChallenge
 from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from registry.auth.models import ApiToken, User, UserRole
+from registry.auth.models import ApiToken, User, UserCredential, UserRole
+from registry.console.models import ConsoleSession
 from registry.episodes.models import ComplianceFlag, Episode, EpisodeEvent, EpisodeMigration
 from registry.jobs_models import JobRun, SchedulerLease
 from registry.oversight.models import OversightFinding
@@ -30,6 +31,7 @@ __all__ = [
     "CareCard",
     "Clinic",
     "ComplianceFlag",
+    "ConsoleSession",
     "Episode",
     "EpisodeEvent",
     "EpisodeMigration",
@@ -55,5 +57,6 @@ __all__ = [
     "StatsRelease",
     "StatsScheduledRelease",
     "User",
+    "UserCredential",
     "UserRole",
 ]

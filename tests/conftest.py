@@ -122,6 +122,10 @@ def make_test_app(database_url: str, keyring: Keyring | None, instance: str, **e
         "SQLALCHEMY_DATABASE_URI": database_url,
         "KEYRING_OBJECT": keyring,
         "RATELIMIT_ENABLED": False,
+        # Cheap argon2id hashes: the real cost is tested once, in tests/console.
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 64,
+        "PASSWORD_HASH_PARALLELISM": 1,
     }
     settings.update(extra)
     os.environ["REGISTRY_INSTANCE_PATH"] = instance

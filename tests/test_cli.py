@@ -6,6 +6,7 @@ import stat
 import subprocess
 import sys
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,6 +36,10 @@ def cli_env(fresh_app, tmp_path):
         **os.environ,
         "REGISTRY_DATABASE_URL": fresh_app.config["SQLALCHEMY_DATABASE_URI"],
         "REGISTRY_INSTANCE_PATH": str(tmp_path / "cli-instance"),
+        # Cheap argon2id hashes, as in the suite's apps (the demo hashes 14 passwords).
+        "REGISTRY_PASSWORD_HASH_TIME_COST": "1",
+        "REGISTRY_PASSWORD_HASH_MEMORY_KIB": "64",
+        "REGISTRY_PASSWORD_HASH_PARALLELISM": "1",
     }
 
 
@@ -65,18 +70,42 @@ def test_demo_seeds_every_role_twice_and_two_clinics(cli_env, fresh_app):
     assert all(u["token"].startswith("rgt_") for u in users)
     again = registry("demo", "--if-empty", "--json", env=cli_env)
     assert again.stdout == ""
+    # Every demo user can sign in to the console; custodians, operators and protocol
+    # administrators with the TOTP secret printed beside their password.
+    from tests.console.conftest import Staff, sign_in
+
+    clinician = next(u for u in users if u["roles"] == ["clinician"])
+    assert "totp_secret" not in clinician
+    needing = [u for u in users if {"key_custodian", "admin", "protocol_admin"} & set(u["roles"])]
+    assert all(u["totp_uri"].startswith("otpauth://totp/") for u in needing)
+    who = Staff(clinician["id"], clinician["name"], clinician["clinic_id"], None)
+    answer = sign_in(fresh_app.test_client(), who, password=clinician["console_password"])
+    assert answer.status_code == 302 and answer.location.startswith("/console/")
 
 
 def test_user_create_token_revoke_round_trip(cli_env, fresh_app):
     registry("init", env=cli_env)
     created = json.loads(
-        registry("user", "create", "analyst.cli", "--role", "analyst", "--json", env=cli_env).stdout
+        registry(
+            "user",
+            "create",
+            "analyst.cli",
+            "--role",
+            "analyst",
+            "--console-link",
+            "--json",
+            env=cli_env,
+        ).stdout
     )
     assert set(created) >= {"id", "name", "roles", "clinic_id", "token"}
     client = fresh_app.test_client()
     assert client.get("/api/v1/me", headers=bearer(created["token"])).status_code == 200
     registry("token", "revoke", str(created["token_id"]), env=cli_env)
     assert client.get("/api/v1/me", headers=bearer(created["token"])).status_code == 401
+    # The console enrolment link carries its one-time code in the query, never the path.
+    link = urlsplit(created["console_link"])
+    assert link.path == "/console/activate" and link.query.startswith("code=")
+    assert client.get(f"{link.path}?{link.query}").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,18 @@ from registry.auth.models import Role
 
 # Views that take no decorator: static files and the API documentation, all shipped assets.
 UNDECORATED = frozenset(
-    {"static", "site.static", "docs.page", "docs.asset", "docs.local", "api-docs.openapi_json"}
+    {
+        "static",
+        "site.static",
+        "console.static",
+        "docs.page",
+        "docs.asset",
+        "docs.local",
+        "api-docs.openapi_json",
+    }
 )
+# Console pages (a session cookie, not a bearer token): signed out, they redirect to sign-in.
+CONSOLE_PREFIX = "/console"
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ POLICY: dict[str, Access] = {
     "GET /api/v1/docs/local/<path:name>": OPEN,
     "GET /static/<path:filename>": OPEN,
     "GET /static/site/<path:filename>": OPEN,
+    "GET /static/console/<path:filename>": OPEN,
     "GET /": OPEN,
     "GET /services/<int:service_id>": OPEN,
     "POST /book": OPEN,
@@ -136,6 +147,25 @@ POLICY: dict[str, Access] = {
     f"GET {_REID}/<int:request_id>": _allow(KC),
     f"POST {_REID}/<int:request_id>/approve": _allow(KC),
     f"POST {_REID}/<int:request_id>/reveal": _allow(KC),
+    # The staff console: sign-in steps open to all (each checks its own progress), pages by role.
+    "GET /console/sign-in": OPEN,
+    "POST /console/sign-in": OPEN,
+    "GET /console/sign-in/code": OPEN,
+    "POST /console/sign-in/code": OPEN,
+    "GET /console/sign-in/enrol": OPEN,
+    "POST /console/sign-in/enrol": OPEN,
+    "GET /console/activate": OPEN,
+    "POST /console/activate": OPEN,
+    "POST /console/sign-out": _allow(*Role),
+    "GET /console/": _allow(*Role),
+    "GET /console/account/second-factor": _allow(*Role),
+    "POST /console/account/second-factor": _allow(*Role),
+    "GET /console/patients": _allow(C),
+    "GET /console/patients/new": _allow(C),
+    "POST /console/patients/new": _allow(C),
+    "GET /console/patients/resolve": _allow(C),
+    "POST /console/patients/resolve": _allow(C),
+    "GET /console/patients/<pseudonym>": _allow(C, clinic_scoped=True),
 }
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
@@ -75,3 +75,30 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class UserCredential(db.Model):
+    """A user's console sign-in: an argon2id password hash and an encrypted TOTP secret.
+
+    Kept apart from `users` so that the bearer-token lookup of every API request stays as lean
+    as it is. Nothing here is a secret in clear: the password is a one-way hash, the TOTP
+    secret is sealed under the keyring's 'totp' key, the activation code is a SHA-256.
+    """
+
+    __tablename__ = "user_credentials"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # AES-256-GCM blob (registry.crypto.aead) bound to the user id; the key version is inside.
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last 30-second step a code was accepted for: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # A one-time enrolment link (SHA-256 of its random code) to set the first password.
+    activation_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    activation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

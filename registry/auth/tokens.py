@@ -35,14 +35,14 @@ def issue_token(user: User, ttl_days: int) -> tuple[ApiToken, str]:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the user behind a valid token, as the request needs it."""
+    """Who is calling: the user behind a valid token or console session, as the request needs it."""
 
     id: int
     name: str
     clinic_id: int | None
     roles: frozenset[str]
-    token_id: int
-    token_expires_at: datetime
+    token_id: int | None = None  # None in a console session, which has no token
+    token_expires_at: datetime | None = None
 
 
 # One round trip, one row per role; checked on every authenticated request, so kept lean.

@@ -208,3 +208,29 @@ def _compact(text: str, fmt: CodeFormat) -> str:
 # Short aliases matching the names used in the design discussion.
 format = format_code
 parse = parse_code
+
+
+def display_prefixes(text: str, fmt: CodeFormat) -> list[str]:
+    """Return the display forms that a partly typed code may begin with (for prefix search).
+
+    Typing is as lenient as in parse_code. A leading prefix letter may be the format's prefix
+    or the first data character (P is both for pseudonyms), so both readings are returned.
+    """
+    if len(text) > 4 * (fmt.length + len(fmt.prefix)) + 8:
+        return []
+    body = text.translate(_SEPARATORS).upper().translate(_CONFUSABLES)
+    if any(ch not in _VALUE for ch in body):
+        return []
+    bodies = [body]
+    if fmt.prefix and body.startswith(fmt.prefix):
+        bodies.append(body[len(fmt.prefix) :])
+    found = []
+    for candidate in bodies:
+        if not candidate or len(candidate) > fmt.length:
+            continue
+        data = candidate[: fmt.data_chars]
+        groups = [data[i : i + fmt.group] for i in range(0, len(data), fmt.group)]
+        if len(candidate) > fmt.data_chars:
+            groups.append(candidate[fmt.data_chars :])
+        found.append("-".join([fmt.prefix, *groups] if fmt.prefix else groups))
+    return found

@@ -23,6 +23,8 @@ PURPOSES = {
     "booking_code": "secret",  # keyed hashes of booking codes
     "altcha": "secret",  # signs proof-of-work challenges
     "audit_signing": "ed25519",  # signs audit checkpoints
+    "totp": "secret",  # AES-256-GCM key sealing staff TOTP secrets
+    "console": "secret",  # signs the console's CSRF tokens
 }
 
 

@@ -110,7 +110,12 @@ class Pseudonym(db.Model):
 
     __tablename__ = "pseudonyms"
     # Person first: the same index finds a person's pseudonyms and their one per domain.
-    __table_args__ = (UniqueConstraint("person_id", "domain", name="uq_pseudonym_person_domain"),)
+    # (domain, id) pages a clinic's patients newest first without a scan (the console's list);
+    # ids only grow, so a registration adds to the right edge of its domain, a page in cache.
+    __table_args__ = (
+        UniqueConstraint("person_id", "domain", name="uq_pseudonym_person_domain"),
+        Index("ix_pseudonyms_domain_id", "domain", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(60))

@@ -26,8 +26,9 @@ def _openapi_path(rule: str) -> str:
 
 def _routes(app):
     for rule in app.url_map.iter_rules():
-        # The public web pages are HTML for people, not API operations (tests/site covers them).
-        if rule.rule in UNDOCUMENTED or rule.endpoint.startswith("site."):
+        # The public pages and the staff console are HTML for people, not API operations
+        # (tests/access and tests/console cover them; the policy matrix covers their access).
+        if rule.rule in UNDOCUMENTED or rule.endpoint.startswith(("site.", "console.")):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule, method.lower()

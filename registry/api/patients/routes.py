@@ -24,6 +24,7 @@ from registry.episodes.services import episodes_of_person
 from registry.extensions import db
 from registry.patients import qr
 from registry.patients.services import (
+    PatientFacts,
     erase_person,
     merge_persons,
     parse_care_card,
@@ -62,13 +63,23 @@ def _facts_body(facts) -> dict:
 @blp.alt_response(409, response="CONFLICT")
 def register(data):
     """Register a patient; answer this clinic's pseudonym (201 new here, 200 known here)."""
-    if data["mode"] == "anonymous":
-        facts = register_anonymous(g.user.clinic_id)
-    else:
-        count_oracle_answer(LINKED_REGISTRATION)
-        facts = register_linked(g.user.clinic_id, data["identity"])
+    facts = register_for_caller(data)
     db.session.commit()
     return _facts_body(facts), (200 if facts.existing else 201)
+
+
+def register_for_caller(data: dict) -> PatientFacts:
+    """Register for the calling clinician: anonymously, or linked within the oracle limits."""
+    if data["mode"] == "anonymous":
+        return register_anonymous(g.user.clinic_id)
+    count_oracle_answer(LINKED_REGISTRATION)
+    return register_linked(g.user.clinic_id, data["identity"])
+
+
+def resolve_for_caller(care_card: str) -> PatientFacts:
+    """Resolve a care card for the calling clinician, within the oracle limits."""
+    count_oracle_answer(CARE_CARD_RESOLUTION)
+    return resolve_care_card(g.user.clinic_id, care_card)
 
 
 @blp.route("/resolve", methods=["POST"])
@@ -78,8 +89,7 @@ def register(data):
 @blp.alt_response(404, response="NOT_FOUND")
 def resolve(data):
     """Return this clinic's pseudonym for the holder of a care card."""
-    count_oracle_answer(CARE_CARD_RESOLUTION)
-    facts = resolve_care_card(g.user.clinic_id, data["care_card"])
+    facts = resolve_for_caller(data["care_card"])
     db.session.commit()
     return _facts_body(facts)
 

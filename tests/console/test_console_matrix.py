@@ -1,0 +1,120 @@
+"""Every console page × every role × (own clinic, other clinic, signed out, timed out), by the
+one access table of registry/api/policy.py: signed out means a redirect to sign-in, not 401."""
+
+from datetime import timedelta
+from functools import cached_property
+
+import pytest
+from flask.testing import FlaskClient
+
+from registry import clock
+from registry.api.policy import CONSOLE_PREFIX, POLICY
+from registry.auth.models import CLINIC_ROLES, Role
+from registry.patients.services import register_anonymous
+from tests.console.conftest import csrf, make_staff_user, sign_in
+
+ROLES = list(Role)
+
+
+def _console_keys(public: bool) -> list[str]:
+    return sorted(
+        key
+        for key, access in POLICY.items()
+        if key.split(" ", 1)[1].startswith(CONSOLE_PREFIX) and access.public == public
+    )
+
+
+class World:
+    """Clinic A's patient, and a browser (its own cookies) for each caller."""
+
+    def __init__(self, app, session, make_clinic):
+        self.app, self.session = app, session
+        self.clinic, self.other_clinic = make_clinic(), make_clinic()
+
+    @cached_property
+    def patient(self):
+        return register_anonymous(self.clinic.id)
+
+    def browser(self, role: str | None, case: str) -> tuple[FlaskClient, str]:
+        """Return a client signed in as the case asks, and its CSRF token."""
+        client = self.app.test_client()
+        if role is None:
+            return client, csrf(client.get("/console/sign-in"))
+        clinic = self.other_clinic if case == "other" else self.clinic
+        who = make_staff_user(
+            self.session,
+            [role],
+            clinic.id if role in CLINIC_ROLES else None,
+            second_factor=role in (Role.KEY_CUSTODIAN, Role.ADMIN, Role.PROTOCOL_ADMIN),
+        )
+        assert sign_in(client, who).status_code == 302
+        return client, csrf(client.get("/console/"))
+
+    def url(self, key: str) -> str:
+        path = key.split(" ", 1)[1]
+        return path.replace("<pseudonym>", self.patient.pseudonym)
+
+    def body(self, key: str, token: str) -> dict:
+        bodies = {
+            "POST /console/patients/new": {"mode": "anonymous"},
+            "POST /console/patients/resolve": {"care_card": self.patient.care_card},
+            "POST /console/account/second-factor": {"code": "000000"},
+        }
+        return {"csrf_token": token, **bodies.get(key, {})}
+
+
+def _cases() -> list[tuple[str | None, str]]:
+    refused = [(None, "signed out"), (Role.CLINICIAN, "timed out")]
+    refused += [(role, "other") for role in ROLES if role in CLINIC_ROLES]
+    return refused + [(role, "own") for role in ROLES]
+
+
+def _expect(app, key: str, role: str | None, case: str, answer) -> None:
+    access = POLICY[key]
+    where = f"{key} as {role} ({case}): {answer.status_code}"
+    if role is None or case == "timed out":
+        assert answer.status_code == 302, where
+        assert answer.location.startswith("/console/sign-in"), where
+    elif role not in access.roles:
+        assert answer.status_code == 403, where
+    elif case == "other" and access.clinic_scoped:
+        assert answer.status_code == 404, where
+    else:
+        assert answer.status_code < 500, where
+        assert answer.status_code not in (401, 403), where
+        # Only sign-out sends a signed-in user to the sign-in page, saying so.
+        location = answer.location or ""
+        assert "/console/sign-in" not in location or "signed_out=1" in location, where
+        if access.clinic_scoped:
+            assert answer.status_code != 404, where
+
+
+def test_every_console_page_answers_by_the_table(app, session, make_clinic):
+    """One browser per caller walks every page; sign-out comes last, as it ends the session."""
+    world = World(app, session, make_clinic)
+    keys = sorted(_console_keys(public=False), key=lambda k: k == "POST /console/sign-out")
+    idle = timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"] + 1)
+    for role, case in _cases():
+        client, token = world.browser(role, case)
+        for key in keys:
+            if case == "timed out":  # each page needs a session that has just timed out
+                client, token = world.browser(role, case)
+                clock.freeze(clock.now() + idle)
+            method = key.split(" ", 1)[0]
+            data = world.body(key, token) if method == "POST" else None
+            try:
+                answer = client.open(world.url(key), method=method, data=data)
+            finally:
+                clock.freeze(None)
+            _expect(app, key, role, case, answer)
+
+
+@pytest.mark.parametrize("key", _console_keys(public=True))
+def test_sign_in_steps_open_to_everyone_never_fail(app, session, make_clinic, key):
+    world = World(app, session, make_clinic)
+    client, token = world.browser(None, "signed out")
+    method = key.split(" ", 1)[0]
+    data = {"csrf_token": token} if method == "POST" else None
+    answer = client.open(world.url(key), method=method, data=data)
+    assert answer.status_code < 500, (key, answer.status_code)
+    assert answer.status_code != 403, key
