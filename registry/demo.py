@@ -3,6 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from registry.access.demo import seed_access_demo
@@ -93,6 +94,8 @@ def _console_sign_in(user) -> tuple[str, str | None]:
     credentials.set_password(user, password)
     if not credentials.second_factor_required(user.roles):
         return password, None
+    if current_app.extensions.get("keyring") is None:
+        return password, None  # TOTP secrets are sealed under the keyring: enrol at first sign-in
     secret = credentials.enrolment_secret(user.id)
     credentials.mark_enrolled(user.id)
     return password, secret

@@ -22,13 +22,15 @@ def locked_pip_version() -> str:
 def install_commands(venv: Path) -> list[str]:
     """Return the shell commands `make install` would run for a venv that does not exist yet."""
     dry = subprocess.run(
-        ["make", "-n", "-B", "install", f"VENV={venv}"],
+        ["make", "--no-print-directory", "-n", "-B", "install", f"VENV={venv}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    return [line for line in dry.stdout.splitlines() if line and not line.startswith("#")]
+    # Under `make test` the parent make's flags reach this one: its own lines start with "make".
+    lines = dry.stdout.splitlines()
+    return [line for line in lines if line and not line.startswith(("#", "make"))]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
