@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 
 from flask import Flask, request
 from limits import parse_many
+from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from bench.raw_driver import POSTGRES, audit, run, stored, write_transaction
 from registry import load_config
 from registry.access import pow
 from registry.access.bookings import BOOKING_CODE, code_hash
-from registry.api.ratelimit import SweptMemoryStorage, daily_key
+from registry.api.ratelimit import daily_key
 from registry.crypto.codes import new_code
 from registry.crypto.keyring import load_keyring
 
@@ -28,7 +29,7 @@ app = Flask(__name__)
 _config = load_config()
 _ring = load_keyring(_config["KEYRING"], os.environ["REGISTRY_INSTANCE_PATH"])
 _LIMITS = parse_many(_config["BOOKING_LIMIT"])
-_limiter = FixedWindowRateLimiter(SweptMemoryStorage())
+_limiter = FixedWindowRateLimiter(MemoryStorage())
 _SLOT = """
 SELECT s.id, s.starts_at, s.ends_at, s.capacity, s.booked, v.id, v.name, v.care_type,
        v.address, v.phone, c.id, c.name, c.timezone, r.code, r.name_en

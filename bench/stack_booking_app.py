@@ -26,7 +26,6 @@ from bench import raw_driver
 from bench.raw_booking_app import _LIMITS, _client, _config, _limiter, take_booking
 from registry import RegistryFlask
 from registry.api.public.schemas import BookingCreatedSchema, BookingRequestSchema
-from registry.api.ratelimit import _check_only_limited_views
 
 LAYERS = set(os.environ.get("STACK_LAYERS", "limiter,schemas,sqlalchemy").split(","))
 app = RegistryFlask(__name__)  # the registry's own Flask: orjson answers
@@ -48,11 +47,8 @@ if "sqlalchemy" in LAYERS:
 if "limiter" in LAYERS:
     from flask_limiter import Limiter
 
-    # As the registry binds it: the swept memory store, and its hooks only for limited views.
-    _flask_limiter = Limiter(
-        _client, app=app, storage_uri="registry-memory://", headers_enabled=True
-    )
-    _check_only_limited_views(app, _flask_limiter)
+    # As the registry binds it: the memory store, with its headers.
+    _flask_limiter = Limiter(_client, app=app, storage_uri="memory://", headers_enabled=True)
     _shared = _flask_limiter.shared_limit(_config["BOOKING_LIMIT"], scope="booking")
 
     def _limit(view):

@@ -1,7 +1,5 @@
 """Abuse without identity: a scripted client is slowed by limits and capped, with 429s."""
 
-import time
-
 from registry.access import pow
 from tests.access.conftest import seed_slots
 
@@ -105,35 +103,6 @@ def test_limit_headers_come_only_with_limited_views(limited_app):
     unlimited = client.get("/healthz")
     assert unlimited.status_code == 200
     assert "X-RateLimit-Limit" not in unlimited.headers
-
-
-def test_the_memory_store_sweeps_every_few_seconds_not_after_every_hit(limited_app):
-    from registry.api.ratelimit import SweptMemoryStorage
-    from registry.extensions import limiter
-
-    storage = limiter.storage
-    assert isinstance(storage, SweptMemoryStorage)
-    storage.incr("sweep-probe", expiry=60)
-    assert storage.timer.is_alive()
-    assert storage.timer.interval == SweptMemoryStorage.SWEEP_SECONDS
-
-
-def test_the_sweep_frees_expired_counters_and_reads_ignore_them_before():
-    from registry.api.ratelimit import SweptMemoryStorage
-
-    storage = SweptMemoryStorage("registry-memory://")
-    storage.SWEEP_SECONDS = 0.5
-    storage.timer.join()  # the library's first 10 ms sweep
-    assert storage.incr("short", expiry=0.01) == 1
-    storage.incr("long", expiry=60)
-    sweep = storage.timer
-    time.sleep(0.02)
-    assert "short" in storage.storage  # not swept yet...
-    assert storage.get("short") == 0  # ...but an expired counter counts for nothing
-    storage.incr("short-2", expiry=0.01)
-    sweep.join()
-    assert "short-2" not in storage.storage
-    assert storage.get("long") == 1
 
 
 def test_an_application_wide_limit_still_counts_on_limited_views(database_url, keyring, tmp_path):
