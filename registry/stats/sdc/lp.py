@@ -1,23 +1,17 @@
 """A reusable LP over one constraint block: change costs and bounds, solve again warm.
 
-Uses the HiGHS bindings bundled with scipy (``scipy.optimize._highspy``, the same solver as
+Uses HiGHS through its own Python package, highspy (the solver behind
 ``linprog(method="highs")``), because re-solving one model with a new objective from the previous
-basis avoids rebuilding and presolving it for every cell. Falls back to ``linprog`` when that
-private module is missing from a future scipy.
+basis avoids rebuilding and presolving it for every cell.
 """
 
 from __future__ import annotations
 
+import highspy
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 from registry.stats.sdc import deadline
-
-try:
-    from scipy.optimize._highspy import _core as _highs
-except ImportError:  # pragma: no cover - depends on the scipy build
-    _highs = None
 
 
 class LpModel:
@@ -34,16 +28,16 @@ class LpModel:
 
     def _build(self):
         """Pass the model to a HiGHS instance once, on first use."""
-        h = _highs._Highs()
+        h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        lp = _highs.HighsLp()
+        lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n, self.a.shape[0]
         lp.col_cost_ = np.zeros(self.n)
         lp.col_lower_ = self.lower.copy()
-        lp.col_upper_ = np.where(np.isinf(self.upper), _highs.kHighsInf, self.upper)
+        lp.col_upper_ = np.where(np.isinf(self.upper), highspy.kHighsInf, self.upper)
         lp.row_lower_ = self.b
         lp.row_upper_ = self.b
-        lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n, self.a.shape[0]
         lp.a_matrix_.start_ = self.a.indptr
         lp.a_matrix_.index_ = self.a.indices
@@ -55,7 +49,7 @@ class LpModel:
         """Change the upper bound of one variable."""
         self.upper[col] = upper
         if self._h is not None:  # otherwise the bound goes in when the model is built
-            high = _highs.kHighsInf if np.isinf(upper) else upper
+            high = highspy.kHighsInf if np.isinf(upper) else upper
             self._h.changeColBounds(col, self.lower[col], high)
 
     def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -63,7 +57,7 @@ class LpModel:
         self.lower = np.asarray(lower, dtype=float).copy()
         self.upper = np.asarray(upper, dtype=float).copy()
         if self._h is not None:
-            high = np.where(np.isinf(self.upper), _highs.kHighsInf, self.upper)
+            high = np.where(np.isinf(self.upper), highspy.kHighsInf, self.upper)
             cols = np.arange(self.n, dtype=np.int32)
             self._h.changeColsBounds(self.n, cols, self.lower, high)
 
@@ -75,13 +69,6 @@ class LpModel:
         """
         self.solves += 1
         deadline.check()
-        if _highs is None:
-            bounds = np.column_stack([self.lower, self.upper])
-            res = linprog(
-                cost, A_eq=self.a, b_eq=self.b, bounds=bounds, method="highs", options=time_limit()
-            )
-            deadline.check()  # a solve stopped by its time limit fails below otherwise
-            return _checked(res.status == 0, res.status == 3, res.x, res.message)
         if self._h is None:
             self._h = self._build()
         self._h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost.astype(float))
@@ -97,18 +84,12 @@ class LpModel:
             self._h.setOptionValue("presolve", "off")
             self._h.setOptionValue("simplex_strategy", 4)
         status = self._h.getModelStatus()
-        if status == _highs.HighsModelStatus.kTimeLimit:
+        if status == highspy.HighsModelStatus.kTimeLimit:
             raise deadline.DeadlinePassed()
-        unbounded = status == _highs.HighsModelStatus.kUnbounded
-        optimal = status == _highs.HighsModelStatus.kOptimal
+        unbounded = status == highspy.HighsModelStatus.kUnbounded
+        optimal = status == highspy.HighsModelStatus.kOptimal
         x = np.asarray(self._h.getSolution().col_value) if optimal else None
         return _checked(optimal, unbounded, x, self._h.modelStatusToString(status))
-
-
-def time_limit() -> dict:
-    """Return linprog's options bounding a solve by what is left of the time budget."""
-    left = deadline.remaining()
-    return {} if left == np.inf else {"time_limit": max(left, 0.0)}
 
 
 def _checked(optimal: bool, unbounded: bool, x: np.ndarray | None, message: str):
