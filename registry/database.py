@@ -203,7 +203,9 @@ def _begin_sqlite(connection) -> None:
     if connection.dialect.name != "sqlite":
         return
     driver = connection.connection.driver_connection  # skips SQLAlchemy's overhead
-    if _in_read_only_request() or connection.engine.url.database in (None, "", ":memory:"):
+    reading = connection.get_execution_options().get("registry_read")  # see driver_sql.READ
+    in_memory = connection.engine.url.database in (None, "", ":memory:")
+    if reading or _in_read_only_request() or in_memory:
         # Read-only requests skip the lock, so readers never queue behind writers.
         driver.execute("BEGIN")
         return
@@ -224,10 +226,10 @@ def _end_sqlite(connection, statement: str) -> None:
     """End the transaction ourselves, then let the next writer in (the driver's end is a no-op)."""
     if connection.dialect.name != "sqlite":
         return
-    driver = connection.connection.driver_connection
     try:
-        if driver.in_transaction:
-            driver.execute(statement)
+        # An invalidated connection (a lost database file) has no driver connection to end.
+        if not connection.invalidated and connection.connection.driver_connection.in_transaction:
+            connection.connection.driver_connection.execute(statement)
     finally:
         queue = connection.info.pop(_WRITER, None)
         if queue is not None:
@@ -275,7 +277,9 @@ def _begin_postgres_read_only(connection) -> None:
     Under READ COMMITTED (the default, which we keep) each statement takes its own snapshot
     whether or not a transaction wraps it, so the transaction only cost two round trips.
     """
-    if connection.dialect.name != "postgresql" or not _in_read_only_request():
+    if connection.dialect.name != "postgresql":
+        return
+    if not (_in_read_only_request() or connection.get_execution_options().get("registry_read")):
         return
     driver = connection.connection.driver_connection
     if not driver.autocommit:
@@ -287,7 +291,8 @@ def _begin_postgres_read_only(connection) -> None:
 @event.listens_for(Engine, "rollback")
 def _end_postgres_read_only(connection) -> None:
     """Give the connection its transactions back when the read-only one ends."""
-    if connection.dialect.name == "postgresql":
+    # An invalidated connection (a lost database) has no driver connection left to restore.
+    if connection.dialect.name == "postgresql" and not connection.invalidated:
         _restore_transactions(connection.connection.driver_connection, connection.connection.info)
 
 
