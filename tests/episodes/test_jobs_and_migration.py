@@ -37,6 +37,33 @@ def test_the_daily_job_stores_flags_once_per_day(
     assert len(flags) == len(set(flags))
 
 
+def test_the_daily_job_writes_each_batch_in_its_own_transaction(
+    app, client, session, clinician, patient, open_episode, monkeypatch
+):
+    """Clinics' writes wait for one batch of the job at most, never for the whole run."""
+    from sqlalchemy import event
+
+    from registry.episodes import jobs
+    from registry.extensions import db
+
+    headers = clinician()
+    for _ in range(3):
+        open_episode(headers, patient(headers))
+    commits = []
+
+    def count(_session):
+        commits.append(1)
+
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    event.listen(db.session, "after_commit", count)
+    try:
+        outcome = compute_compliance_flags(app)
+    finally:
+        event.remove(db.session, "after_commit", count)
+    assert outcome.startswith("3 open episodes")
+    assert len(commits) >= 3
+
+
 def _second_version(session, make_user, first_dose_max: int) -> None:
     """Publish methadone_oat version 2 with a lower first-dose maximum."""
     author, _ = make_user("protocol_admin")
