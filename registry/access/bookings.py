@@ -123,7 +123,7 @@ def _check_client_cap(client_key: str, cap: int) -> None:
 # writes; the answer's schemas only read attributes, so plain namespaces serve them.
 _SERVICE_FIELDS = (
     "id", "name", "care_type", "medications", "languages", "opening_hours", "anonymous",
-    "address", "phone", "description", "translations",
+    "address", "phone", "description", "translations", "cost", "wheelchair",
 )  # fmt: skip
 _SLOT_PARTS = (
     (Slot, ("id", "service_id", "starts_at", "ends_at", "capacity", "booked", "cancelled_at")),

@@ -3,7 +3,7 @@
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_timezone_location
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -138,6 +138,18 @@ def _slot_days(slots, zone: ZoneInfo, lang: str) -> list[tuple[str, list]]:
         ]
         days.append((format_date(day, "EEEE, d MMMM", locale=lang), entries))
     return days
+
+
+@site.app_template_filter("zone")
+def zone_label(timezone: str) -> str:
+    """Name a clinic's time zone by its city and offset (Almaty, UTC+5), not its tz name."""
+    lang = current_language()
+    city = get_timezone_location(timezone, locale=lang, return_city=True)
+    offset = clock.now().astimezone(ZoneInfo(timezone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{city}, UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 @site.route("/services/<int:service_id>", methods=["GET"])
