@@ -182,3 +182,15 @@ def test_code_page_offers_copy_print_and_a_qr_code_without_a_url(client, make_sl
     for url in re.findall(r'(?:href|action|src)="([^"]+)"', html):
         assert code not in url and code.replace("-", "") not in url
     assert "@media print" in client.get("/static/site/site.css").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_code_page_with_its_qr_code_and_assets_weighs_at_most_60_kb(client, make_slot, lang):
+    slot = make_slot(capacity=2)
+    as_public()
+    answer = client.post("/book", data={"slot_id": slot.id, "altcha": solved(client), "lang": lang})
+    html = answer.get_data(as_text=True)
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert "/static/site/keep.js" in assets and "/static/site/site.css" in assets
+    weight = len(html.encode()) + sum(len(client.get(a).data) for a in assets)
+    assert weight <= 60_000, weight
