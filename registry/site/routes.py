@@ -243,9 +243,15 @@ def lookup_form():
 @lookup_limit
 def lookup():
     """Show the booking a code opens, with a cancel button while that is possible."""
-    booking = find_booking(request.form.get("code", "")[:80])
-    cancellable = booking.status == BookingStatus.ACTIVE and booking.slot.starts_at > clock.now()
     code = request.form.get("code", "")[:80]
+    try:
+        booking = find_booking(code)
+    except (MistypedCode, NotFound) as error:
+        # Ask again with what was typed kept in the field: one wrong character is fixed in
+        # place, not typed again. It comes back in the body of a no-store page, never a URL.
+        status, message = _explain(error)
+        return render_template("site/lookup.html", typed=code, error=message), status
+    cancellable = booking.status == BookingStatus.ACTIVE and booking.slot.starts_at > clock.now()
     return render_template(
         "site/booking.html",
         booking=booking,

@@ -194,3 +194,20 @@ def test_code_page_with_its_qr_code_and_assets_weighs_at_most_60_kb(client, make
     assert "/static/site/keep.js" in assets and "/static/site/site.css" in assets
     weight = len(html.encode()) + sum(len(client.get(a).data) for a in assets)
     assert weight <= 60_000, weight
+
+
+def test_a_mistyped_code_is_asked_again_with_what_was_typed_kept(client, make_slot):
+    code = book(client, make_slot(capacity=2).id).json["code"]
+    typed = code[:-1] + _other(code[-1])
+    as_public()
+    answer = client.post("/booking", data={"code": typed, "lang": "ru"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "Проверьте код" in html
+    assert f'value="{typed}" aria-invalid="true" aria-describedby="code-error code-hint"' in html
+    as_public()
+    unknown = client.post("/booking", data={"code": new_code(BOOKING_CODE), "lang": "en"})
+    assert unknown.status_code == 404 and 'id="code-error"' in unknown.get_data(as_text=True)
+    as_public()
+    hostile = client.post("/booking", data={"code": '"><script>x</script>', "lang": "en"})
+    page = hostile.get_data(as_text=True)
+    assert hostile.status_code == 422 and "<script>x" not in page and "&lt;script&gt;" in page

@@ -255,6 +255,17 @@ def _book_look_up_and_cancel(driver, base: str, lang: str) -> None:
     _leaves_page(driver)
     field = _wait_for(driver, "#code")
     _check_page(driver, lang, "5-lookup")
+    # One wrong character: the form comes back with the typo kept and a "check the code" note.
+    wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
+    field.send_keys(wrong)
+    _mark_page(driver)
+    field.send_keys(Keys.ENTER)
+    _leaves_page(driver)
+    _wait_for(driver, "#code-error")
+    field = driver.find_element("id", "code")
+    assert field.get_attribute("value") == wrong
+    _check_page(driver, lang, "5-mistyped")
+    field.clear()
     field.send_keys(code.lower().replace("-", ""))  # sloppy typing is accepted
     _mark_page(driver)
     field.send_keys(Keys.ENTER)
