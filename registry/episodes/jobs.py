@@ -1,7 +1,7 @@
 """The daily compliance job: store overdue and upcoming required events per open episode."""
 
-from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, timedelta
+from functools import partial
 
 from flask import Flask
 from sqlalchemy import delete, insert, select
@@ -26,38 +26,39 @@ BATCH = 200  # episodes per write transaction: what a clinic write may wait for
 
 
 def compute_compliance_flags(app: Flask | None = None) -> str:
-    """Replace today's flags of every open episode (clinic calendar); return a summary.
+    """Bring today's flags of every open episode (clinic calendar) up to date; return a summary.
 
     Each batch is read without the write lock and written in a transaction of its own, so
-    clinics' writes wait for one batch at most, never for the whole run. Flags are replaced
-    per day, so a run stopped half-way is completed by the next one.
+    clinics' writes wait for one batch at most, never for the whole run. Only flags that
+    changed are written: a rerun of the same day writes nothing new, and a run stopped
+    half-way is completed by the next one.
     """
     episodes = flagged = 0
     after = 0
     protocols: dict[int, CompiledProtocol] = {}
     while True:
-        rows, events = read_before_writing(lambda: _next_batch(after))
+        rows, events, stored = read_before_writing(partial(_next_batch, after))
         if not rows:
             break
         after = rows[-1][0].id
-        flags_by_day: dict[date, list[dict]] = defaultdict(list)
-        ids_by_day: dict[date, list[int]] = defaultdict(list)
+        wanted: list[dict] = []
+        day_of: dict[int, date] = {}
         for episode, timezone in rows:
             if episode.protocol_version_id not in protocols:
                 protocols[episode.protocol_version_id] = protocol_of(episode.protocol_version_id)
-            on = clinic_today(zone(timezone))
+            on = day_of[episode.id] = clinic_today(zone(timezone))
             found = _flags(episode, protocols[episode.protocol_version_id], on, events)
-            ids_by_day[on].append(episode.id)
-            flags_by_day[on].extend(found)
+            wanted.extend(found)
             flagged += sum(flag["status"] == "overdue" for flag in found)
             episodes += 1
-        _replace_flags(ids_by_day, flags_by_day)
+        _write_changes(stored, wanted, day_of)
         db.session.commit()
     return f"{episodes} open episodes, {flagged} overdue flags"
 
 
-def _next_batch(after: int) -> tuple[list, dict]:
-    """Return the next open episodes after id `after` with their clinics' zones, and their events."""
+def _next_batch(after: int) -> tuple[list, dict, dict]:
+    """Return the next open episodes after id `after` with their clinics' zones, their events,
+    and their flags stored since yesterday (UTC) by flag key."""
     rows = db.session.execute(
         select(Episode, Clinic.timezone)
         .join(Clinic, Clinic.id == Episode.clinic_id)
@@ -65,7 +66,24 @@ def _next_batch(after: int) -> tuple[list, dict]:
         .order_by(Episode.id)
         .limit(BATCH)
     ).all()
-    return rows, rows_by_episode(episode.id for episode, _ in rows)
+    ids = [episode.id for episode, _ in rows]
+    since = clinic_today(UTC) - timedelta(days=1)  # every clinic's today is on or after it
+    stored = {
+        _key(flag._asdict()): flag.id
+        for flag in db.session.execute(
+            select(ComplianceFlag.id, *(ComplianceFlag.__table__.c[name] for name in _KEY)).where(
+                ComplianceFlag.episode_id.in_(ids), ComplianceFlag.computed_on >= since
+            )
+        )
+    }
+    return rows, rows_by_episode(ids), stored
+
+
+_KEY = ("episode_id", "computed_on", "rule_id", "event_type", "status", "due", "grace_until")
+
+
+def _key(flag: dict) -> tuple:
+    return tuple(flag[name] for name in _KEY)
 
 
 def _flags(episode: Episode, protocol: CompiledProtocol, on: date, events: dict) -> list[dict]:
@@ -89,13 +107,20 @@ def _flags(episode: Episode, protocol: CompiledProtocol, on: date, events: dict)
     ]
 
 
-def _replace_flags(ids_by_day: dict[date, list[int]], flags_by_day: dict[date, list[dict]]):
-    """Replace the day's flags of the batch's episodes: idempotent when a day is rerun."""
-    for on, ids in ids_by_day.items():
+def _write_changes(stored: dict[tuple, int], wanted: list[dict], day_of: dict[int, date]) -> None:
+    """Make each episode's flags of its day (`day_of`) what was computed; earlier days stay."""
+    wanted_keys = {_key(flag) for flag in wanted}
+    stale = [
+        id_
+        for key, id_ in stored.items()
+        if key[1] == day_of[key[0]] and key not in wanted_keys  # key[0:2]: episode, day
+    ]
+    if stale:
         db.session.execute(
             delete(ComplianceFlag)
-            .where(ComplianceFlag.episode_id.in_(ids), ComplianceFlag.computed_on == on)
+            .where(ComplianceFlag.id.in_(stale))
             .execution_options(synchronize_session=False)
         )
-        if flags_by_day[on]:
-            db.session.execute(insert(ComplianceFlag), flags_by_day[on])
+    new = [flag for flag in wanted if _key(flag) not in stored]
+    if new:
+        db.session.execute(insert(ComplianceFlag), new)
