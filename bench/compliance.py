@@ -16,29 +16,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Instance  # noqa: E402
+from common import Instance
 
 TARGET_SECONDS = 60  # for 100,000 open episodes
 OPEN_PER_PERSON = 0.43  # synth: about 2,200 open episodes per 5,000 persons
 
 
 class WriteTimer:
-    """Measure the longest transaction that wrote, from BEGIN to COMMIT."""
+    """Measure the longest transaction that wrote, from BEGIN to COMMIT (the writer lock)."""
 
     def __init__(self, engine):
-        self.started, self.longest = None, 0.0
         from sqlalchemy import event
 
+        self.started, self.wrote, self.longest = None, False, 0.0
         event.listen(engine, "begin", self.begin)
+        event.listen(engine, "before_cursor_execute", self.statement)
         event.listen(engine, "commit", self.end)
 
     def begin(self, _connection):
-        self.started = time.perf_counter()
+        self.started, self.wrote = time.perf_counter(), False
+
+    def statement(self, _connection, _cursor, statement, *_args):
+        self.wrote |= statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
 
     def end(self, _connection):
-        if self.started is not None:
+        if self.started is not None and self.wrote:
             self.longest = max(self.longest, time.perf_counter() - self.started)
-            self.started = None
+        self.started = None
 
 
 def main() -> None:
