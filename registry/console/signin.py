@@ -211,7 +211,8 @@ def activate():
         return render_template("console/activate_code.html", errors={})
     code = text("code", 100)
     if not code:
-        return render_template("console/activate_code.html", errors=messages({"enrolment_code": [""]})), 422
+        errors = messages({"enrolment_code": [""]})
+        return render_template("console/activate_code.html", errors=errors), 422
     user = credentials.user_for_activation(code)
     if "password" not in request.form:
         return render_template("console/activate.html", code=code, name=user.name, errors={})
