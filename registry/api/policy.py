@@ -117,6 +117,7 @@ POLICY: dict[str, Access] = {
     "GET /api/v1/episodes": _allow(C),
     "GET /api/v1/episodes/<ref>": _allow(C, clinic_scoped=True),
     "POST /api/v1/episodes/<ref>/events": _allow(C, clinic_scoped=True),
+    "POST /api/v1/episodes/<ref>/events/check": _allow(C, clinic_scoped=True),
     "POST /api/v1/episodes/<ref>/discharge": _allow(C, clinic_scoped=True),
     "GET /api/v1/episodes/<ref>/compliance": _allow(C, clinic_scoped=True),
     # Protocols: read by clinicians, changed by protocol administrators.
