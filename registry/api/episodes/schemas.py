@@ -391,7 +391,7 @@ class EventCheckSchema(Schema):
     )
     blocking = fields.List(
         fields.String(),
-        metadata={"description": "Rule ids that refuse the event unless an override_reason is given."},
+        metadata={"description": "Rule ids refusing the event unless an override_reason is given."},
     )
     override_required = fields.Boolean()
     would_record = fields.Boolean(
