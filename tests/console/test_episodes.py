@@ -55,7 +55,7 @@ def _events(session, ref) -> int:
 
 
 def test_the_admission_form_shows_labels_and_not_known_everywhere(client, clinician):
-    token, pseudonym = clinician
+    _token, pseudonym = clinician
     page = client.get(f"/console/patients/{pseudonym}/episodes/new?lang=en")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
