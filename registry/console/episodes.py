@@ -22,6 +22,12 @@ def _url(endpoint: str, **values) -> str:
     return url_for(endpoint, lang=current_language(), **values)
 
 
+def _titles() -> dict[str, str]:
+    """Return every protocol's title in the page's language, by key (a handful of rows)."""
+    rows = db.session.execute(select(Protocol.key, Protocol.title)).all()
+    return {key: forms.label(title) if title else key for key, title in rows}
+
+
 def _active_protocols() -> list[tuple[str, str]]:
     """Return the protocols with an active version: key and title in the page's language."""
     rows = db.session.execute(
@@ -93,7 +99,8 @@ def _event_forms() -> dict:
 def _episode_page(ref: str, status: int = 200, **extra):
     episode = services.read_episode(g.user.clinic_id, ref)
     db.session.commit()  # the read is audited
-    page = {"episode": episode, "errors": {}, "kind": "", **_event_forms(), **extra}
+    page = {"episode": episode, "errors": {}, "kind": "", "titles": _titles(), **_event_forms()}
+    page.update(extra)
     return render_template("console/episode.html", **page), status
 
 
@@ -175,4 +182,4 @@ def compliance():
     size = current_app.config["CONSOLE_PAGE_SIZE"]
     page = compliance_worklist(g.user.clinic_id, _clinic_timezone(), page_number, size)
     db.session.commit()  # the read is audited
-    return render_template("console/compliance.html", page=page)
+    return render_template("console/compliance.html", page=page, titles=_titles())
