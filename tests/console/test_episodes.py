@@ -63,7 +63,10 @@ def test_the_admission_form_shows_labels_and_not_known_everywhere(client, clinic
     selects = re.findall(r'<select id="admission-[^"]+".*?</select>', text, re.S)
     assert len(selects) > 10 and all('value="99"' in s for s in selects)
     russian = client.get(f"/console/patients/{pseudonym}/episodes/new?lang=ru")
-    assert "Способ употребления" in russian.get_data(as_text=True)
+    assert "Способ употребления" in russian.get_data(as_text=True)  # the code list's label
+    assert "Открыть эпизод" in russian.get_data(as_text=True)  # the console's catalogue
+    kazakh = client.get(f"/console/patients/{pseudonym}/episodes/new?lang=kk")
+    assert "Эпизод ашу" in kazakh.get_data(as_text=True)
 
 
 def test_a_refused_admission_names_the_item_and_keeps_no_partial_episode(
