@@ -122,6 +122,9 @@ def test_visits_screens_and_assessments_are_recorded(client, session, clinician)
         answer = client.post(f"/console/episodes/{ref}/events", data=body)
         assert answer.status_code == 302, answer.get_data(as_text=True)[-2000:]
         assert _events(session, ref) == n
+    early = {"csrf_token": token, "type": "visit", "occurred_at": "2001-02-03T09:30"}
+    answer = client.post(f"/console/episodes/{ref}/events", data=early)
+    assert answer.status_code == 422 and "Check this: When." in answer.get_data(as_text=True)
     bad = {"csrf_token": token, "type": "screen", "screen.opioids": "maybe"}
     answer = client.post(f"/console/episodes/{ref}/events", data=bad)
     assert answer.status_code == 422 and "Check this: Screen results." in answer.get_data(
