@@ -1,6 +1,7 @@
 """Episode forms: choices with labels from the code lists, read into the API's own input shapes."""
 
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -31,6 +32,12 @@ def not_known() -> str:
 
 def admission_items() -> list[dict[str, Any]]:
     """Return the TDI items the clinician fills, each with its label and labelled choices."""
+    return _admission_items(current_language())
+
+
+@cache
+def _admission_items(_lang: str) -> list[dict[str, Any]]:
+    """Build the items once per language: the code lists ship with the code."""
     items = []
     for name, item in codes.served()["tdi"].items():
         if name in codes.FROM_CLINIC:
@@ -46,6 +53,11 @@ def admission_items() -> list[dict[str, Any]]:
 
 def diagnoses() -> list[tuple[str, list[tuple[str, str]]]]:
     """Return the ICD-10 F10-F19 codes grouped by substance, each with its syndrome's label."""
+    return _diagnoses(current_language())
+
+
+@cache
+def _diagnoses(_lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
     groups: dict[str, list[tuple[str, str]]] = {}
     for entry in codes.served()["icd10"]:
         text = f"{entry['code']}: {label(entry['syndrome'])}"
