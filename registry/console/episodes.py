@@ -28,6 +28,17 @@ def _titles() -> dict[str, str]:
     return {key: forms.label(title) if title else key for key, title in rows}
 
 
+def _stage_names(key: str, n: int) -> dict[str, str]:
+    """Return the stage names of an episode's pinned protocol version in the page's language."""
+    document = db.session.execute(
+        select(ProtocolVersion.document)
+        .join(Protocol, Protocol.id == ProtocolVersion.protocol_id)
+        .where(Protocol.key == key, ProtocolVersion.n == n)
+    ).scalar_one_or_none()
+    stages = (document or {}).get("stages", [])
+    return {stage["id"]: forms.label(stage["name"]) for stage in stages if "name" in stage}
+
+
 def _active_protocols() -> list[tuple[str, str]]:
     """Return the protocols with an active version: key and title in the page's language."""
     rows = db.session.execute(
@@ -100,6 +111,7 @@ def _episode_page(ref: str, status: int = 200, **extra):
     episode = services.read_episode(g.user.clinic_id, ref)
     db.session.commit()  # the read is audited
     page = {"episode": episode, "errors": {}, "kind": "", "titles": _titles(), **_event_forms()}
+    page["stages"] = _stage_names(episode["protocol"], episode["protocol_version"])
     page.update(extra)
     return render_template("console/episode.html", **page), status
 

@@ -135,6 +135,7 @@ def test_open_check_record_refuse_and_discharge_by_keyboard(browser, episode_sit
     _wait_for(driver, "#check-answer")
     answer = driver.find_element("id", "check-answer").text
     assert "The protocol refuses this event" in answer  # shown before anything is saved
+    assert driver.switch_to.active_element.get_attribute("id") == "check-answer"  # read first
     _check(driver, "event-refused")
     _press(driver, "#back-to-episode")
     _wait_for(driver, "#timeline-title")

@@ -101,7 +101,9 @@ def test_a_dose_is_checked_before_it_is_recorded(client, session, clinician):
     )
     assert overridden.status_code == 302 and _events(session, ref) == 2
     page = client.get(overridden.location)
-    assert "Departure recorded: split daily dose" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert "Departure recorded: split daily dose" in text
+    assert "15.0 mg · methadone" in text and "Induction" in text  # labels, not codes
 
 
 def test_visits_screens_and_assessments_are_recorded(client, session, clinician):
