@@ -41,7 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from registry.api.ratelimit import configure_rate_limits
     from registry.cli import register_commands
     from registry.console import register_console
-    from registry.database import engine_options, protect_sqlite_files
+    from registry.database import attach_engine_hooks, engine_options, protect_sqlite_files
     from registry.extensions import db, migrate
     from registry.site import register_site
     from registry.web import register_web_hooks
@@ -52,6 +52,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            attach_engine_hooks(engine)
     import registry.models  # noqa: F401  (every table, for Alembic and the mappers)
 
     migrate.init_app(

@@ -3,7 +3,6 @@
 import contextlib
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,6 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
-from sqlalchemy.pool import Pool
 
 from registry.sqlite_writers import writer_queue
 
@@ -85,11 +83,8 @@ def protect_sqlite_files(uri: str) -> None:
             os.chmod(path + suffix, 0o600)
 
 
-@event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, _record) -> None:
     """Turn on WAL and foreign keys, and let us issue BEGIN ourselves."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
     # Autocommit at the driver level so that the "begin" hook below decides how to begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -197,11 +192,8 @@ _WRITER = "sqlite_writer"  # key in the connection record's info while it holds 
 WRITER_TIMEOUT_SECONDS = 30
 
 
-@event.listens_for(Engine, "begin")
 def _begin_sqlite(connection) -> None:
     """Begin SQLite transactions that may write with the write lock already held."""
-    if connection.dialect.name != "sqlite":
-        return
     driver = connection.connection.driver_connection  # skips SQLAlchemy's overhead
     reading = connection.get_execution_options().get("registry_read")  # see driver_sql.READ
     in_memory = connection.engine.url.database in (None, "", ":memory:")
@@ -224,8 +216,6 @@ def _begin_sqlite(connection) -> None:
 
 def _end_sqlite(connection, statement: str) -> None:
     """End the transaction ourselves, then let the next writer in (the driver's end is a no-op)."""
-    if connection.dialect.name != "sqlite":
-        return
     try:
         # An invalidated connection (a lost database file) has no driver connection to end.
         if not connection.invalidated and connection.connection.driver_connection.in_transaction:
@@ -236,30 +226,26 @@ def _end_sqlite(connection, statement: str) -> None:
             queue.release()
 
 
-@event.listens_for(Engine, "commit")
 def _commit_sqlite(connection) -> None:
     """Commit, then release the writer queue at once."""
     _end_sqlite(connection, "COMMIT")
 
 
-@event.listens_for(Engine, "rollback")
 def _rollback_sqlite(connection) -> None:
     """Roll back, then release the writer queue at once."""
     _end_sqlite(connection, "ROLLBACK")
 
 
-@event.listens_for(Pool, "checkin")
 def _end_forgotten_sqlite_transaction(dbapi_connection, record) -> None:
     """Never return a connection to the pool inside a transaction or holding the writer queue."""
-    if isinstance(dbapi_connection, sqlite3.Connection) and dbapi_connection.in_transaction:
+    if dbapi_connection is not None and dbapi_connection.in_transaction:
         dbapi_connection.execute("ROLLBACK")
     queue = record.info.pop(_WRITER, None) if record is not None else None
     if queue is not None:
         queue.release()
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_in_read_only_requests(session, _context, _instances) -> None:
+def refuse_flushes_if_read_only(session, _context, _instances) -> None:
     """Fail loudly if a view marked read-only writes (its transaction holds no write lock)."""
     if session.new or session.dirty or session.deleted:
         refuse_writes_if_read_only()
@@ -270,15 +256,12 @@ def _refuse_writes_in_read_only_requests(session, _context, _instances) -> None:
 _AUTOCOMMIT = "read_only_autocommit"  # key in the connection record's info while it reads so
 
 
-@event.listens_for(Engine, "begin")
 def _begin_postgres_read_only(connection) -> None:
     """Read a read-only request in autocommit: no BEGIN and no ROLLBACK round trip.
 
     Under READ COMMITTED (the default, which we keep) each statement takes its own snapshot
     whether or not a transaction wraps it, so the transaction only cost two round trips.
     """
-    if connection.dialect.name != "postgresql":
-        return
     if not (_in_read_only_request() or connection.get_execution_options().get("registry_read")):
         return
     driver = connection.connection.driver_connection
@@ -287,16 +270,13 @@ def _begin_postgres_read_only(connection) -> None:
         connection.connection.info[_AUTOCOMMIT] = True
 
 
-@event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
 def _end_postgres_read_only(connection) -> None:
     """Give the connection its transactions back when the read-only one ends."""
     # An invalidated connection (a lost database) has no driver connection left to restore.
-    if connection.dialect.name == "postgresql" and not connection.invalidated:
+    if not connection.invalidated:
         _restore_transactions(connection.connection.driver_connection, connection.connection.info)
 
 
-@event.listens_for(Pool, "checkin")
 def _restore_forgotten_autocommit(dbapi_connection, record) -> None:
     """Never return a connection to the pool still in a read-only request's autocommit."""
     if record is not None and dbapi_connection is not None:
@@ -306,6 +286,32 @@ def _restore_forgotten_autocommit(dbapi_connection, record) -> None:
 def _restore_transactions(driver, info: dict) -> None:
     if info.pop(_AUTOCOMMIT, False) and not driver.closed:
         driver.autocommit = False
+
+
+def attach_engine_hooks(engine: Engine) -> None:
+    """Attach the transaction hooks above to one engine: the app's own, never every engine.
+
+    SQLite: WAL and the writer queue; PostgreSQL: autocommit for reading. Pool events go to
+    the engine's pool (and to any pool it is recreated with).
+    """
+    hooks = {
+        "sqlite": [
+            ("connect", _configure_sqlite),
+            ("begin", _begin_sqlite),
+            ("commit", _commit_sqlite),
+            ("rollback", _rollback_sqlite),
+            ("checkin", _end_forgotten_sqlite_transaction),
+        ],
+        "postgresql": [
+            ("begin", _begin_postgres_read_only),
+            ("commit", _end_postgres_read_only),
+            ("rollback", _end_postgres_read_only),
+            ("checkin", _restore_forgotten_autocommit),
+        ],
+    }
+    for name, hook in hooks.get(engine.dialect.name, []):
+        if not event.contains(engine, name, hook):
+            event.listen(engine, name, hook)
 
 
 class StatementTimeout(Exception):

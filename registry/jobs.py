@@ -140,11 +140,13 @@ def run_once(app: Flask, job: Job, holder: str) -> str | None:
             ).first():
                 db.session.rollback()
                 return None
+            # Recorded when the job ends: a job may commit as it goes (the compliance job commits
+            # per batch), and a failed run leaves no record, so another host retries the slot.
             run = JobRun(job=job.name, slot=slot, holder=holder, started_at=clock.now())
-            db.session.add(run)
             try:
                 run.outcome = job.run(app)[:200]
                 run.finished_at = clock.now()
+                db.session.add(run)
                 db.session.commit()
             except IntegrityError:
                 db.session.rollback()  # another scheduler recorded this slot first

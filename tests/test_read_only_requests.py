@@ -44,3 +44,19 @@ def test_read_only_requests_open_no_transaction_and_writers_still_do(probe):
         finally:
             for p in pooled:
                 p.close()
+
+
+def test_transaction_hooks_stay_on_the_apps_engine(app, tmp_path):
+    """Another engine in the process keeps SQLite's defaults: the hooks are the app's own."""
+    from sqlalchemy import create_engine
+
+    other = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with other.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "delete"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 0
+    other.dispose()
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as connection:
+                assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+                assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -21,29 +21,56 @@ from registry.driver_sql import driver_execute, driver_query
 from registry.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from registry.extensions import db
 
-# 26 data characters = 130 random bits from `secrets`, e.g. B-7K3M-…-QF-4N.
-BOOKING_CODE = CodeFormat(name="booking", data_chars=26, group=4, prefix="B", tag=3)
+# 16 data characters = 80 random bits from `secrets`, and two check characters, e.g.
+# 6V3P-Y2SN-R2DN-MCRH-EX: short enough to write down, unguessable under the lookup limits.
+BOOKING_CODE = CodeFormat(name="booking", data_chars=16, group=4, prefix="", tag=4, u_is_v=True)
+# Codes issued before (B-, 26 data characters, 130 bits): their bookings still open with them.
+LEGACY_BOOKING_CODE = CodeFormat(
+    name="booking_v1", data_chars=26, group=4, prefix="B", tag=3, u_is_v=True
+)
 PURPOSE = "booking_code"
+# What a mistyped code is told, by the rule it broke; the site words these for people.
+MISTYPED = {
+    "check": "the check characters do not match: a character is mistyped",
+    "length": f"a booking code has {BOOKING_CODE.length} letters and digits",
+    "alphabet": "a booking code holds only Latin letters and digits",
+    "empty": "the code is empty",
+}
 
 
-def _compact(code: str) -> str:
-    return code.replace("-", "")[len(BOOKING_CODE.prefix) :]
+class MistypedCode(ValidationFailed):
+    """A booking code that cannot be one; `rule` says why (the check characters are public)."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__("the booking code is mistyped", errors={"code": [MISTYPED[rule]]})
+        self.rule = rule
+
+
+def _format_of(canonical: str) -> CodeFormat:
+    """Tell the formats apart by length: a new code may begin with B as well."""
+    short = len(canonical.replace("-", "")) == BOOKING_CODE.length
+    return BOOKING_CODE if short else LEGACY_BOOKING_CODE
 
 
 def code_hash(material: bytes, code: str) -> bytes:
-    """Return the keyed hash stored for a canonical code."""
-    return hmac.new(material, _compact(code).encode(), hashlib.sha256).digest()
+    """Return the keyed hash stored for a canonical code (of either format)."""
+    body = code.replace("-", "")[len(_format_of(code).prefix) :]
+    return hmac.new(material, body.encode(), hashlib.sha256).digest()
 
 
 def canonical_code(text_code: str) -> str:
-    """Parse a typed code (lenient about case, dashes, look-alikes) or raise 422."""
+    """Parse a typed code (lenient about case, dashes, look-alikes) or raise 422 naming why."""
     try:
         return parse_code(text_code, BOOKING_CODE)
-    except InvalidCode:
-        # The check characters are public, so saying "mistyped" reveals nothing.
-        raise ValidationFailed(
-            "the booking code is mistyped", errors={"code": ["is not a valid booking code"]}
-        ) from None
+    except InvalidCode as current:
+        rule = current.rule
+    try:
+        return parse_code(text_code, LEGACY_BOOKING_CODE)
+    except InvalidCode as legacy:
+        # Report what the old format found only for what looks like an old code.
+        if legacy.rule == "check" and rule == "length":
+            rule = "check"
+    raise MistypedCode(rule) from None
 
 
 def _end_of_utc_day(now: datetime) -> int:
@@ -96,7 +123,7 @@ def _check_client_cap(client_key: str, cap: int) -> None:
 # writes; the answer's schemas only read attributes, so plain namespaces serve them.
 _SERVICE_FIELDS = (
     "id", "name", "care_type", "medications", "languages", "opening_hours", "anonymous",
-    "address", "phone", "description", "translations",
+    "address", "phone", "description", "translations", "cost", "wheelchair",
 )  # fmt: skip
 _SLOT_PARTS = (
     (Slot, ("id", "service_id", "starts_at", "ends_at", "capacity", "booked", "cancelled_at")),

@@ -13,20 +13,24 @@ HOURS = {"mon": ["09:00-13:00", "14:00-18:00"], "tue": ["09:00-13:00", "14:00-18
          "wed": ["09:00-13:00", "14:00-18:00"], "thu": ["09:00-13:00", "14:00-18:00"],
          "fri": ["09:00-13:00", "14:00-17:00"]}  # fmt: skip
 
-# (care type, service name, medications, languages, anonymous) by clinic centre type.
+# (care type, service name, medications, languages, anonymous, cost, wheelchair access)
+# by clinic centre type.
 SERVICES = {
     "outpatient": [
-        ("oat", "Opioid agonist treatment", ["methadone", "buprenorphine"], ["ru", "kk"], True),
-        ("psychosocial", "Counselling and peer support", [], ["ru", "kk", "en"], True),
+        ("oat", "Opioid agonist treatment", ["methadone", "buprenorphine"], ["ru", "kk"], True,
+         "free", True),
+        ("psychosocial", "Counselling and peer support", [], ["ru", "kk", "en"], True,
+         "free", False),
     ],
     "inpatient": [
-        ("detox", "Inpatient detoxification", ["naltrexone"], ["ru", "kk"], False),
-        ("inpatient", "Residential rehabilitation", [], ["ru"], False),
+        ("detox", "Inpatient detoxification", ["naltrexone"], ["ru", "kk"], False, "paid", True),
+        ("inpatient", "Residential rehabilitation", [], ["ru"], False, "paid", True),
     ],
     "low_threshold": [
-        ("harm_reduction", "Needle exchange and naloxone", ["naloxone"], ["ru", "kk"], True),
+        ("harm_reduction", "Needle exchange and naloxone", ["naloxone"], ["ru", "kk"], True,
+         "free", False),
     ],
-}
+}  # fmt: skip
 # Each demo service's English description and its name and description in Russian and Kazakh.
 TEXTS = {
     "Opioid agonist treatment": (
@@ -95,7 +99,9 @@ def seed_access_demo(clinics: list[Clinic]) -> int:
     count = 0
     for index, clinic in enumerate(clinics):
         today = clock.now().astimezone(ZoneInfo(clinic.timezone)).date()
-        for care, name, medications, languages, anonymous in SERVICES.get(clinic.centre_type, []):
+        for care, name, medications, languages, anonymous, cost, wheelchair in SERVICES.get(
+            clinic.centre_type, []
+        ):
             description, translations = _texts(name, index)
             service = create_service(
                 clinic.id,
@@ -105,6 +111,8 @@ def seed_access_demo(clinics: list[Clinic]) -> int:
                 languages=languages,
                 opening_hours=HOURS,
                 anonymous=anonymous,
+                cost=cost,
+                wheelchair=wheelchair,
                 address=f"{10 + index} Abay Avenue",
                 phone=f"+7 727 300 {10 + index:02d} {40 + len(care):02d}",
                 description=description,

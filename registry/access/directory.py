@@ -22,6 +22,8 @@ EDITABLE = (
     "phone",
     "description",
     "translations",
+    "cost",
+    "wheelchair",
     "published",
 )
 
@@ -76,6 +78,8 @@ class ServiceFilter:
     medication: str | None = None
     language: str | None = None
     anonymous: bool | None = None
+    cost: str | None = None
+    wheelchair: bool | None = None
     free_within_days: int | None = None
 
 
@@ -119,6 +123,10 @@ def search_services(wanted: ServiceFilter, page: int = 1, per_page: int = 10) ->
         query = query.where(_tag(Service.languages, wanted.language))
     if wanted.anonymous is not None:
         query = query.where(Service.anonymous.is_(wanted.anonymous))
+    if wanted.cost:
+        query = query.where(Service.cost == wanted.cost)
+    if wanted.wheelchair is not None:
+        query = query.where(Service.wheelchair.is_(wanted.wheelchair))
     if wanted.free_within_days:
         query = query.where(has_free_slot(timedelta(days=wanted.free_within_days)))
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()

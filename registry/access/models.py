@@ -84,6 +84,10 @@ class Service(db.Model):
     # {"ru": {"name": …, "address": …, "description": …}, "kk": {…}}: what a page in that
     # language shows instead of the fields above (registry/access/localized.py).
     translations: Mapped[dict] = mapped_column(JSON, default=dict)
+    # "free" or "paid" (registry/access/vocab.py COSTS); None while the clinic has not said.
+    cost: Mapped[str | None] = mapped_column(String(10))
+    # Step-free entrance and an accessible room; None while the clinic has not said.
+    wheelchair: Mapped[bool | None] = mapped_column(Boolean)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -14,4 +14,6 @@ MEDICATIONS = (
 LANGUAGES = ("kk", "ru", "en", "uz", "ky", "tg")
 # Languages a service's name, address and description may be given in: the pages' catalogues.
 PAGE_LANGUAGES = ("ru", "kk", "en")
+# What a visit costs the person: nothing, or a fee (the page says which).
+COSTS = ("free", "paid")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

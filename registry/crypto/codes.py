@@ -56,6 +56,8 @@ class CodeFormat:
     group: int
     prefix: str
     tag: int
+    # Read a typed U as V: U is not in the alphabet and is the likeliest slip for V.
+    u_is_v: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.data_chars <= MAX_DATA_CHARS:
@@ -186,12 +188,18 @@ def is_valid(text: str, fmt: CodeFormat = CARE_CARD) -> bool:
     return True
 
 
+def normalise(text: str, fmt: CodeFormat) -> str:
+    """Drop separators, fold case and map look-alikes, without checking anything."""
+    body = text.translate(_SEPARATORS).upper().translate(_CONFUSABLES)
+    return body.replace("U", "V") if fmt.u_is_v else body
+
+
 def _compact(text: str, fmt: CodeFormat) -> str:
     """Normalise separators, case and confusables, then verify length and checks."""
     # Bound work before normalising: no legitimate spelling is this long.
     if len(text) > 4 * (fmt.length + len(fmt.prefix)) + 8:
         raise InvalidCode("length")
-    body = text.translate(_SEPARATORS).upper().translate(_CONFUSABLES)
+    body = normalise(text, fmt)
     if not body:
         raise InvalidCode("empty")
     if fmt.prefix and len(body) == len(fmt.prefix) + fmt.length and body.startswith(fmt.prefix):

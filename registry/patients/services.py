@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -42,9 +41,6 @@ NEW, FOUND, EXISTING = "new", "found", "existing"
 LINKED_OUTCOMES = (NEW, FOUND, EXISTING)
 # Retries after a unique-constraint clash with a concurrent registration of the same person.
 _RETRIES = 5
-# Callbacks that move or restore rows of other domains (episodes) on merge and split.
-MERGE_LISTENERS: list[Callable[[PersonMerge], None]] = []
-SPLIT_LISTENERS: list[Callable[[PersonMerge], None]] = []
 
 
 @dataclass
@@ -418,14 +414,18 @@ def person_for_clinic_pseudonym(clinic_id: int, pseudonym: str, action: str) -> 
 
 def patient_view(clinic_id: int, pseudonym: str) -> tuple[PatientFacts, Person]:
     """Return this clinic's view of one of its patients, and the person; others are not found."""
-    root = person_for_clinic_pseudonym(clinic_id, pseudonym, "patient.read")
     value = parse_pseudonym(pseudonym)
-    ids = group_ids(root)
-    made, timezone = db.session.execute(
-        select(Pseudonym.created_at, Clinic.timezone)
+    found = db.session.execute(
+        select(Person, Pseudonym.created_at, Clinic.timezone)
+        .join(Pseudonym, Pseudonym.person_id == Person.id)
         .join(Clinic, Clinic.id == clinic_id)
         .where(Pseudonym.domain == clinic_domain(clinic_id), Pseudonym.value == value)
-    ).one()
+    ).one_or_none()
+    if found is None:
+        raise NotFound("no such patient", audit=AuditNote("patient.read", "pseudonym"))
+    person, made, timezone = found
+    root = canonical(person)
+    ids = group_ids(root)
     record("patient.read", "pseudonym", value)
     facts = PatientFacts(
         pseudonym=value,
@@ -502,8 +502,6 @@ def merge_persons(clinic_id: int, user_id: int, survivor: str, merged: str) -> P
     )
     db.session.add(merge)
     db.session.flush()
-    for listener in MERGE_LISTENERS:
-        listener(merge)
     record("patient.merge", "merge", merge.ref)
     return merge
 
@@ -525,8 +523,6 @@ def split_merge(clinic_id: int, user_id: int, ref: str) -> PersonMerge:
     merge.split_at = clock.now()
     merge.split_by = user_id
     db.session.flush()
-    for listener in SPLIT_LISTENERS:
-        listener(merge)
     record("patient.split", "merge", merge.ref)
     return merge
 

@@ -65,21 +65,25 @@ def evaluate(protocol: Protocol, history: EpisodeHistory, new_event: Event) -> l
     return episode_state(protocol, history, until=new_event.day).check(new_event)
 
 
-def compliance_of(state: EpisodeState, today: date) -> Compliance:
-    """Split the required events of a folded state into overdue and upcoming on today."""
+def compliance_of(state: EpisodeState, today: date, messages: bool = True) -> Compliance:
+    """Split the required events of a folded state into overdue and upcoming on today.
+
+    Without `messages` the items carry no words (an empty mapping): the daily job stores only
+    rules and dates, and rendering three languages per item was most of its time.
+    """
     day = today.toordinal()
     overdue, upcoming = [], []
     for i, clock in enumerate(state.protocol.clocks):
         due = state.due(i)
         if due is not None:
             late = day > due + clock.grace
-            item = _item(clock.rule, clock.event, due, clock.grace, late)
+            item = _item(clock.rule, clock.event, due, clock.grace, late, messages)
             (overdue if late else upcoming).append(item)
     stage_due = state.stage_due()
     if stage_due is not None and state.stage.duration is not None:
         rule, late = state.stage.duration, day > stage_due
-        days = day - state.stage_since
-        item = _item(rule, "stage_change", stage_due, 0, late, stage=state.stage.id, days=days)
+        details = {"stage": state.stage.id, "days": day - state.stage_since}
+        item = _item(rule, "stage_change", stage_due, 0, late, messages, **details)
         (overdue if late else upcoming).append(item)
     key = lambda item: (item.due, item.rule_id)  # noqa: E731
     return Compliance(sorted(overdue, key=key), sorted(upcoming, key=key))
@@ -103,11 +107,13 @@ def first_deadline(state: EpisodeState) -> date | None:
 
 
 def _item(
-    rule: Rule, event: str, due: int, grace: int, late: bool, **details: Any
+    rule: Rule, event: str, due: int, grace: int, late: bool, messages: bool, **details: Any
 ) -> ComplianceItem:
     """Return a compliance item: a late one in the rule's words, an upcoming one as a due date."""
     due_date, until = date.fromordinal(due), date.fromordinal(due + grace)
-    if late:
+    if not messages:
+        message = {}
+    elif late:
         message = rule.violation(due=due_date, grace_until=until, **details).message
     else:
         message = rule.notice(UPCOMING[event], due=due_date, grace_until=until, **details)

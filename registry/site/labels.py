@@ -19,6 +19,10 @@ CARE_EXPLAINED = {
     "psychosocial": _l("Talking with a counsellor or a group, and help with work and housing."),
     "harm_reduction": _l("Clean needles, naloxone, tests and advice, with no need to stop using."),
 }
+COSTS = {
+    "free": _l("Free"),
+    "paid": _l("Paid"),
+}
 MEDICATIONS = {
     "methadone": _l("Methadone"),
     "buprenorphine": _l("Buprenorphine"),

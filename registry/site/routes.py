@@ -3,7 +3,7 @@
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_timezone_location
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -12,10 +12,13 @@ from werkzeug.exceptions import HTTPException
 
 from registry import clock
 from registry.access.bookings import (
+    BOOKING_CODE,
+    MistypedCode,
     book_slot,
     book_slot_without_proof,
     bookable_slot,
     cancel_booking,
+    canonical_code,
     find_booking,
 )
 from registry.access.directory import ServiceFilter, public_service, search_services
@@ -30,6 +33,7 @@ from registry.errors import NotFound, RegistryError, TooManyRequests, Validation
 from registry.extensions import db
 from registry.site import labels
 from registry.site.i18n import current_language, languages
+from registry.site.keep import qr_pictures
 
 site = Blueprint(
     "site",
@@ -39,6 +43,7 @@ site = Blueprint(
     static_url_path="/static/site",
 )
 SLOT_DAYS = 14
+CODE_EXAMPLE = "7R4J-6FSR-QK99-CCMD-5P"  # the shape of a booking code, shown as a hint
 BOOKING_ENDPOINTS = frozenset({"site.book", "site.book_without_script"})
 no_script_limit = public_limit("BOOKING_NO_SCRIPT_LIMIT", "booking-no-script")
 
@@ -72,6 +77,7 @@ def page_context() -> dict:
         "labels": labels,
         "switch_url": switch_url,
         "code_switch": None,
+        "code_example": CODE_EXAMPLE,
         "crisis": {
             "ambulance": current_app.config["CRISIS_AMBULANCE_PHONE"],
             "emergency": current_app.config["CRISIS_EMERGENCY_PHONE"],
@@ -134,6 +140,18 @@ def _slot_days(slots, zone: ZoneInfo, lang: str) -> list[tuple[str, list]]:
     return days
 
 
+@site.app_template_filter("zone")
+def zone_label(timezone: str) -> str:
+    """Name a clinic's time zone by its city and offset (Almaty, UTC+5), not its tz name."""
+    lang = current_language()
+    city = get_timezone_location(timezone, locale=lang, return_city=True)
+    offset = clock.now().astimezone(ZoneInfo(timezone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{city}, UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
 @site.route("/services/<int:service_id>", methods=["GET"])
 @public
 @read_limit
@@ -186,6 +204,7 @@ def _show_code(code: str, slot) -> str:
     return render_template(
         "site/booked.html",
         code=code,
+        qr=qr_pictures(code),
         slot=slot,
         when=_when(slot),
         code_switch={"endpoint": "site.show_code", "code": code},
@@ -197,7 +216,7 @@ def _show_code(code: str, slot) -> str:
 @lookup_limit
 def show_code():
     """Show the code page again in another language; the code comes in the POST body."""
-    code = request.form.get("code", "")[:80]
+    code = canonical_code(request.form.get("code", "")[:80])
     return _show_code(code, find_booking(code).slot)
 
 
@@ -224,9 +243,15 @@ def lookup_form():
 @lookup_limit
 def lookup():
     """Show the booking a code opens, with a cancel button while that is possible."""
-    booking = find_booking(request.form.get("code", "")[:80])
-    cancellable = booking.status == BookingStatus.ACTIVE and booking.slot.starts_at > clock.now()
     code = request.form.get("code", "")[:80]
+    try:
+        booking = find_booking(code)
+    except (MistypedCode, NotFound) as error:
+        # Ask again with what was typed kept in the field: one wrong character is fixed in
+        # place, not typed again. It comes back in the body of a no-store page, never a URL.
+        status, message = _explain(error)
+        return render_template("site/lookup.html", typed=code, error=message), status
+    cancellable = booking.status == BookingStatus.ACTIVE and booking.slot.starts_at > clock.now()
     return render_template(
         "site/booking.html",
         booking=booking,
@@ -278,6 +303,8 @@ def _explain(error: Exception) -> tuple[int, str]:
         return 429, _("Too many requests from your connection. Please wait a little and try again.")
     if isinstance(error, ValidationFailed) and "altcha" in (error.errors or {}):
         return 422, _("The automatic check did not work. Please go back and try again.")
+    if isinstance(error, MistypedCode):
+        return 422, _mistyped(error.rule)
     if isinstance(error, ValidationFailed) and "code" in (error.errors or {}):
         return 422, _("This code has a typo. Please check every character and try again.")
     if isinstance(error, NotFound) and request.endpoint in {"site.lookup", "site.cancel"}:
@@ -290,6 +317,23 @@ def _explain(error: Exception) -> tuple[int, str]:
     if status == 413:
         return 413, _("What you sent is too large.")
     return status, _("Something in the request was not understood. Please try again.")
+
+
+def _mistyped(rule: str) -> str:
+    """Say which way a typed code cannot be right, so the reader knows what to check."""
+    if rule == "check":
+        return _(
+            "Check the code: one of its characters is mistyped. The last two characters are "
+            "a check, and they do not match the rest. Compare every character with your note."
+        )
+    if rule == "alphabet":
+        return _("Check the code: it holds only Latin letters and digits.")
+    return _(
+        "Check the code: a booking code has %(num)d letters and digits, like %(example)s "
+        "(dashes and spaces do not count).",
+        num=BOOKING_CODE.length,
+        example=CODE_EXAMPLE,
+    )
 
 
 def _service_to_phone():

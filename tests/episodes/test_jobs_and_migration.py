@@ -37,6 +37,88 @@ def test_the_daily_job_stores_flags_once_per_day(
     assert len(flags) == len(set(flags))
 
 
+def test_the_daily_job_writes_each_batch_in_its_own_transaction(
+    app, client, session, clinician, patient, open_episode, monkeypatch
+):
+    """Clinics' writes wait for one batch of the job at most, never for the whole run."""
+    from sqlalchemy import event
+
+    from registry.episodes import jobs
+    from registry.extensions import db
+
+    headers = clinician()
+    for _ in range(3):
+        open_episode(headers, patient(headers))
+    commits = []
+
+    def count(_session):
+        commits.append(1)
+
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    event.listen(db.session, "after_commit", count)
+    try:
+        outcome = compute_compliance_flags(app)
+    finally:
+        event.remove(db.session, "after_commit", count)
+    assert outcome.startswith("3 open episodes")
+    assert len(commits) >= 3
+
+
+def test_the_daily_job_writes_only_what_changed_and_keeps_earlier_days(
+    app, client, session, clinician, patient, open_episode
+):
+    """A rerun writes nothing; a new event drops the day's stale flags; yesterday's stay."""
+    from sqlalchemy import event
+
+    from registry import clock
+    from registry.extensions import db
+
+    headers = clinician()
+    admitted = TODAY - timedelta(days=5)
+    ref = open_episode(headers, patient(headers), admitted_on=admitted.isoformat()).json["id"]
+    episode = session.execute(select(Episode).where(Episode.ref == ref)).scalar_one()
+
+    def flags():
+        return set(
+            session.execute(
+                select(
+                    ComplianceFlag.computed_on, ComplianceFlag.rule_id, ComplianceFlag.status
+                ).where(ComplianceFlag.episode_id == episode.id)
+            ).all()
+        )
+
+    compute_compliance_flags(app)
+    first = flags()
+    assert (TODAY, "methadone.screen.early", "overdue") in first
+    writes = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith(("INSERT", "DELETE")):
+            writes.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        compute_compliance_flags(app)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert writes == [] and flags() == first
+
+    results = {"results": {"opioids": "negative"}}
+    screen = {"type": "screen", "occurred_at": moment(TODAY), "payload": results}
+    answer = client.post(f"/api/v1/episodes/{ref}/events", json=screen, headers=headers)
+    assert answer.status_code == 201, answer.json
+    compute_compliance_flags(app)
+    assert (TODAY, "methadone.screen.early", "overdue") not in flags()
+
+    today = flags()
+    clock.freeze(clock.now() + timedelta(days=1))
+    compute_compliance_flags(app)
+    assert today <= flags()  # yesterday's flags are history, kept for the statistics
+    assert {day for day, _, _ in flags()} == {TODAY, TODAY + timedelta(days=1)}
+
+
 def _second_version(session, make_user, first_dose_max: int) -> None:
     """Publish methadone_oat version 2 with a lower first-dose maximum."""
     author, _ = make_user("protocol_admin")

@@ -261,3 +261,27 @@ def test_linked_registration_audits_whether_it_found_a_person_new_to_the_clinic(
     ).all()[::-1]
     assert [pseudonym for pseudonym, _ in outcomes] == [a.json["pseudonym"] for a in answers]
     assert [outcome for _, outcome in outcomes] == ["new", "found", "existing", "ok"]
+
+
+def test_reading_a_patient_looks_its_pseudonym_up_once(app, client, clinician, register):
+    """The read finds the person, the pseudonym's day and the clinic's zone in one statement."""
+    from sqlalchemy import event
+
+    from registry.extensions import db
+
+    mine = clinician()
+    pseudonym = register(mine).json["pseudonym"]
+    lookups = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if re.search(r"\bFROM\b[^;]*\bpseudonyms\b", statement, re.S):
+            lookups.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(f"/api/v1/patients/{pseudonym}", headers=mine).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(lookups) == 1, lookups

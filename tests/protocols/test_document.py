@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import yaml
@@ -244,3 +245,22 @@ def test_published_schema_is_valid_and_closed_everywhere():
     objects = list(object_schemas(schema()))
     assert len(objects) > 15
     assert all(o.get("additionalProperties") is False for o in objects)
+
+
+def _citing_notes(doc, *words):
+    """Return the source notes of a protocol that mention every one of words, as whole words."""
+    notes = [" ".join(s.get("note", "").split()) for s in doc["sources"]]
+    return [n for n in notes if all(re.search(rf"\b{re.escape(w)}\b", n) for w in words)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_dose_safety_values_are_cited(name):
+    """Every missed-dose threshold and first-day cap is stated in a source note."""
+    doc = yaml.safe_load(shipped_text(name))
+    for rule in doc.get("missed_doses", []):
+        assert _citing_notes(doc, "missed", "days", str(rule["after_days"])), rule["id"]
+    for stage in doc.get("stages", []):
+        for medication in stage.get("medications", []):
+            cap = medication.get("first_day_max")
+            if cap:
+                assert _citing_notes(doc, "first", "day", f"{cap['value']} mg"), cap["id"]

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields, validate
 
-from registry.access.vocab import CARE_TYPES, LANGUAGES, MEDICATIONS
+from registry.access.vocab import CARE_TYPES, COSTS, LANGUAGES, MEDICATIONS
 
 
 class ServiceQuerySchema(Schema):
@@ -15,6 +15,8 @@ class ServiceQuerySchema(Schema):
     medication = fields.String(validate=validate.OneOf(MEDICATIONS))
     language = fields.String(validate=validate.OneOf(LANGUAGES))
     anonymous = fields.Boolean()
+    cost = fields.String(validate=validate.OneOf(COSTS))
+    wheelchair = fields.Boolean()
     free_within_days = fields.Integer(
         validate=validate.Range(1, 60),
         metadata={"description": "only services with a free slot in the next N days"},
@@ -53,6 +55,8 @@ class PublicServiceSchema(Schema):
     anonymous = fields.Boolean(required=True)
     address = fields.String(required=True)
     phone = fields.String(allow_none=True)
+    cost = fields.String(allow_none=True, metadata={"description": "free, paid or null"})
+    wheelchair = fields.Boolean(allow_none=True)
     description = fields.String(allow_none=True)
     translations = fields.Dict(
         keys=fields.String(),

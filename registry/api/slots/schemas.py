@@ -4,7 +4,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from registry.access.models import BookingStatus
 from registry.access.slots import FIRST_DAY, FIRST_MOMENT, LAST_DAY, LAST_MOMENT, OUTSIDE_CALENDAR
-from registry.access.vocab import CARE_TYPES, LANGUAGES, MEDICATIONS, PAGE_LANGUAGES, WEEKDAYS
+from registry.access.vocab import (
+    CARE_TYPES,
+    COSTS,
+    LANGUAGES,
+    MEDICATIONS,
+    PAGE_LANGUAGES,
+    WEEKDAYS,
+)
 from registry.api.converters import MAX_ID
 from registry.api.public.schemas import local_start
 
@@ -60,6 +67,17 @@ def _service_fields(patch: bool) -> dict:
             values=fields.Nested(ServiceTextSchema),
             metadata={"example": {"kk": {"name": "Метадон бағдарламасы"}}},
             **opt(dict),
+        ),
+        "cost": fields.String(
+            allow_none=True,
+            validate=validate.OneOf(COSTS),
+            metadata={"description": "free or paid; null while not stated"},
+            **opt(None),
+        ),
+        "wheelchair": fields.Boolean(
+            allow_none=True,
+            metadata={"description": "step-free access; null while not stated"},
+            **opt(None),
         ),
         "published": fields.Boolean(**opt(True)),
     }

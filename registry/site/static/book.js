@@ -78,18 +78,32 @@
 
   var status = document.getElementById("pow-status");
 
-  function setBusy(busy) {
+  function setBusy(busy, pressed) {
     document.querySelectorAll("form[data-pow] button").forEach(function (button) {
       button.disabled = busy;
+      button.classList.toggle("working", busy && button.form === pressed);
     });
+  }
+
+  // Put the message right under the pressed button: on a phone the list of times is long,
+  // and a message at its top would be off-screen while every button waits.
+  function say(form, text) {
+    var item = form.closest("li") || form;
+    if (status.parentNode !== item) {
+      document.querySelectorAll(".pressed").forEach(function (e) { e.classList.remove("pressed"); });
+      item.classList.add("pressed");
+      item.appendChild(status);
+    }
+    status.textContent = text;
+    if (status.scrollIntoView) status.scrollIntoView({ block: "nearest" });
   }
 
   async function onSubmit(event) {
     var form = event.currentTarget;
     if (form.dataset.solved) return;
     event.preventDefault();
-    setBusy(true);
-    status.textContent = status.dataset.working;
+    setBusy(true, form);
+    say(form, status.dataset.working);
     try {
       var answer = await fetch(form.dataset.challenge, {
         headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store"
@@ -102,14 +116,14 @@
         algorithm: challenge.algorithm, challenge: challenge.challenge, number: number,
         salt: challenge.salt, signature: challenge.signature
       }));
-      status.textContent = status.dataset.done;
+      say(form, status.dataset.done);
       form.dataset.solved = "1";
       // The form posts to the stricter no-script route unless the check was solved here.
       form.action = form.dataset.action;
       form.submit();
     } catch (error) {
-      status.textContent = status.dataset.failed;
-      setBusy(false);
+      say(form, status.dataset.failed);
+      setBusy(false, form);
     }
   }
 
