@@ -181,7 +181,7 @@ def user_create(
     token_row, secret = issue_token(user, ttl_days or current_app.config["TOKEN_TTL_DAYS"])
     record("user.create", "user", user.id, actor=(None, "cli"))
     record("token.issue", "token", token_row.id, actor=(None, "cli"))
-    link = _console_link(user) if console_link else None
+    enrolment = _console_link(user) if console_link else None
     db.session.commit()
     view = {
         "id": user.id,
@@ -191,27 +191,27 @@ def user_create(
         "token": secret,
         "token_id": token_row.id,
     }
-    if link:
-        view["console_link"] = link
+    if enrolment:
+        view["console_link"], view["console_code"] = enrolment
     if as_json:
         click.echo(json.dumps(view, ensure_ascii=False))
         return
     click.echo(f"user {user.id} created; token {token_row.id} (shown once): {secret}")
-    if link:
-        click.echo(f"console enrolment link (shown once, one use): {link}")
+    if enrolment:
+        link, code = enrolment
+        click.echo(f"console enrolment: open {link} and type the one-time code {code}")
 
 
-def _console_link(user) -> str:
-    """Issue a one-time enrolment code for a user; return the link that carries it."""
-    from urllib.parse import urlencode
-
+def _console_link(user) -> tuple[str, str]:
+    """Issue a one-time enrolment code for a user; return the page to type it on, and the code."""
     from registry.auth.credentials import issue_activation
 
     hours = current_app.config["CONSOLE_ACTIVATION_HOURS"]
     code = issue_activation(user, hours)
-    # In the query, not the path: the access log names the path only (gunicorn.conf.py).
+    # The code is typed on the page, never put in the link: a URL ends up in browser history,
+    # proxies' logs and Referer headers, where a secret must not be.
     base = current_app.config["CONSOLE_BASE_URL"].rstrip("/")
-    return f"{base}/console/activate?{urlencode({'code': code})}"
+    return f"{base}/console/activate", code
 
 
 @user_group.command("console-link")
@@ -231,7 +231,7 @@ def user_console_link(user_id: int, reset_second_factor: bool) -> None:
     if user is None:
         raise click.ClickException("no such user")
     try:
-        link = _console_link(user)
+        link, code = _console_link(user)
         if reset_second_factor:
             from registry.auth.credentials import reset_second_factor as forget_second_factor
 
@@ -241,7 +241,10 @@ def user_console_link(user_id: int, reset_second_factor: bool) -> None:
         raise click.ClickException(_describe(exc)) from None
     db.session.commit()
     hours = current_app.config["CONSOLE_ACTIVATION_HOURS"]
-    click.echo(f"console enrolment link for user {user.id} (one use, {hours} h): {link}")
+    click.echo(
+        f"console enrolment for user {user.id} (one use, {hours} h): "
+        f"open {link} and type the one-time code {code}"
+    )
 
 
 def _describe(exc) -> str:

@@ -117,6 +117,7 @@ POLICY: dict[str, Access] = {
     "GET /api/v1/episodes": _allow(C),
     "GET /api/v1/episodes/<ref>": _allow(C, clinic_scoped=True),
     "POST /api/v1/episodes/<ref>/events": _allow(C, clinic_scoped=True),
+    "POST /api/v1/episodes/<ref>/events/check": _allow(C, clinic_scoped=True),
     "POST /api/v1/episodes/<ref>/discharge": _allow(C, clinic_scoped=True),
     "GET /api/v1/episodes/<ref>/compliance": _allow(C, clinic_scoped=True),
     # Protocols: read by clinicians, changed by protocol administrators.
@@ -166,6 +167,15 @@ POLICY: dict[str, Access] = {
     "GET /console/patients/resolve": _allow(C),
     "POST /console/patients/resolve": _allow(C),
     "GET /console/patients/<pseudonym>": _allow(C, clinic_scoped=True),
+    "GET /console/patients/<pseudonym>/episodes/new": _allow(C, clinic_scoped=True),
+    "POST /console/patients/<pseudonym>/episodes/new": _allow(C, clinic_scoped=True),
+    "GET /console/episodes/<ref>": _allow(C, clinic_scoped=True),
+    "POST /console/episodes/<ref>/events": _allow(C, clinic_scoped=True),
+    "GET /console/episodes/<ref>/discharge": _allow(C, clinic_scoped=True),
+    "POST /console/episodes/<ref>/discharge": _allow(C, clinic_scoped=True),
+    "GET /console/compliance": _allow(C),
+    "GET /console/account/password": _allow(*Role),
+    "POST /console/account/password": _allow(*Role),
 }
 
 

@@ -20,7 +20,7 @@ def _csrf_secret(app: Flask) -> bytes:
 
 def register_console(app: Flask) -> None:
     """Keep /console sessions on the server, sign CSRF tokens, and register the pages."""
-    from registry.console import home, patients, signin  # noqa: F401  (their routes)
+    from registry.console import account, episodes, home, patients, signin  # noqa: F401
     from registry.console.blueprint import console
 
     app.session_interface = ConsoleSessionInterface()
@@ -28,3 +28,4 @@ def register_console(app: Flask) -> None:
     # A token lives as long as its session may; the session's own timeouts end it sooner.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["CONSOLE_SESSION_HOURS"] * 3600)
     app.register_blueprint(console)
+    app.register_error_handler(404, account.not_found)

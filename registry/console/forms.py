@@ -26,6 +26,8 @@ FIELD_MESSAGES = {
     ),
     "password_again": _l("The two passwords differ. Type the same password twice."),
     "code": _l("This code is not right. Type the six digits your app shows now."),
+    "enrolment_code": _l("Type the one-time code you were given with this page's address."),
+    "current_password": _l("This is not your current password. Type it again."),
     "credentials": _l("The user name or the password is not right."),
 }
 _OTHER = _l("This value is not accepted.")

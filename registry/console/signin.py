@@ -203,10 +203,18 @@ def sign_out():
 @console.route("/console/activate", methods=["GET", "POST"])
 @open_page
 def activate():
-    """Set a first password with an enrolment link's one-time code (never in the URL path)."""
-    code = (request.values.get("code") or "")[:100]
-    user = credentials.user_for_activation(code)
+    """Set a first password with an enrolment's one-time code, typed on the page, never in a URL.
+
+    The first form takes the code; the second (the code carried in its body) the password.
+    """
     if request.method == "GET":
+        return render_template("console/activate_code.html", errors={})
+    code = text("code", 100)
+    if not code:
+        errors = messages({"enrolment_code": [""]})
+        return render_template("console/activate_code.html", errors=errors), 422
+    user = credentials.user_for_activation(code)
+    if "password" not in request.form:
         return render_template("console/activate.html", code=code, name=user.name, errors={})
     password = request.form.get("password", "")[: MAX_LENGTH + 1]
     try:
@@ -217,7 +225,11 @@ def activate():
         return render_template(
             "console/activate.html", code=code, name=user.name, errors=refused(exc)
         ), 422
-    # A new password is no second factor: one set up is asked for, one required is set up.
+    return _after_new_password(user)
+
+
+def _after_new_password(user: User):
+    """Go on after a first password: a second factor set up is asked for, one required is set up."""
     step = CODE if credentials.has_second_factor(user.id) else None
     if step is None and credentials.second_factor_required(user.roles):
         step = ENROL

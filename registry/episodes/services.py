@@ -356,7 +356,30 @@ def record_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -
     return _append(plan)
 
 
-def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> _EventPlan:
+def check_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Judge an event exactly as record_event would, and write nothing to the episode.
+
+    The answer reads the episode's clinical history, so the read is audited (episode.check),
+    like every other read of an episode; nothing else is written.
+    """
+    plan = _plan_event(clinic_id, user_id, ref, data, judge_only=True)
+    record("episode.check", "episode", plan.episode.ref)
+    blocking_ids = [v.rule_id for v in plan.errors]
+    return {
+        "type": plan.row.type,
+        "day": plan.row.day,
+        "payload": plan.row.payload,
+        "supersedes": plan.row.supersedes_n,
+        "violations": plan.row.violations,
+        "blocking": blocking_ids,
+        "override_required": bool(blocking_ids),
+        "would_record": not blocking_ids or bool(data.get("override_reason")),
+    }
+
+
+def _plan_event(
+    clinic_id: int, user_id: int, ref: str, data: dict[str, Any], *, judge_only: bool = False
+) -> _EventPlan:
     episode, timezone, digest, newest_event = _episode_to_check(clinic_id, ref, "episode.event")
     if episode.status != EpisodeStatus.OPEN:
         raise Conflict(
@@ -382,7 +405,7 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
     found = state.check(event)
     errors = [v for v in found if blocking(v)]
     override = data.get("override_reason")
-    if errors and not override:
+    if errors and not override and not judge_only:
         raise _refused(
             protocol,
             errors,
@@ -400,6 +423,8 @@ def _plan_event(clinic_id: int, user_id: int, ref: str, data: dict[str, Any]) ->
         violations=[violation_dict(v) for v in found],
         recorded_by=user_id,
     )
+    if judge_only:  # the state after the event is for a write only
+        return _EventPlan(episode, row, errors, replaced, state, event.day, newest)
     last_day = max(event.day, history[-1].day) if history else event.day
     if last_day > event.day:  # backdated: later events must be folded again
         state = fold(protocol, episode, _merged(history, event))

@@ -157,6 +157,7 @@ class World:
             },
             "POST /api/v1/episodes": lambda: self.episode_body,
             "POST /api/v1/episodes/<ref>/events": lambda: {"type": "visit"},
+            "POST /api/v1/episodes/<ref>/events/check": lambda: {"type": "visit"},
             "POST /api/v1/episodes/<ref>/discharge": lambda: {"reason": "completed"},
             "POST /api/v1/protocols": lambda: {"key": self.protocol_key, "copy_from": "active"},
             "POST /api/v1/reidentifications": lambda: {

@@ -18,9 +18,52 @@ def _link(session, *roles, clinic=None):
     return user, code
 
 
+class RecordingBrowser:
+    """Wrap a test client and keep every URL it asked for, as an access log would."""
+
+    def __init__(self, client):
+        self.client, self.urls = client, []
+
+    def get(self, url, **kwargs):
+        self.urls.append(url)
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, **kwargs):
+        self.urls.append(url)
+        answer = self.client.post(url, **kwargs)
+        if answer.location:
+            self.urls.append(answer.location)
+        return answer
+
+
+def _typed(browser, code: str):
+    """Open the enrolment page and type the code into its first form; return the password form."""
+    page = browser.get("/console/activate?lang=en")
+    assert page.status_code == 200
+    return browser.post("/console/activate", data={"csrf_token": csrf(page), "code": code})
+
+
+def test_an_enrolment_code_is_typed_on_the_page_never_put_in_a_url(client, session, make_clinic):
+    user, code = _link(session, "clinician", clinic=make_clinic().id)
+    browser = RecordingBrowser(client)
+    form = _typed(browser, code)
+    assert form.status_code == 200 and user.name in form.get_data(as_text=True)
+    data = {"csrf_token": csrf(form), "code": code, "password": PASSWORD}
+    done = browser.post("/console/activate", data={**data, "password_again": PASSWORD})
+    assert done.status_code == 302
+    assert not [url for url in browser.urls if code in url]
+    for page in (form, done):
+        assert f"code={code}" not in page.get_data(as_text=True)
+    # A code put in the query string by an old link opens nothing: the page asks for it.
+    _user, other = _link(session, "analyst")
+    old_style = client.get(f"/console/activate?code={other}&lang=en")
+    assert "Enrolment code" in old_style.get_data(as_text=True)
+    assert _user.name not in old_style.get_data(as_text=True)
+
+
 def test_an_enrolment_link_sets_the_first_password_once(client, session, make_clinic):
     user, code = _link(session, "clinician", clinic=make_clinic().id)
-    page = client.get(f"/console/activate?code={code}&lang=en")
+    page = _typed(client, code)
     assert page.status_code == 200 and user.name in page.get_data(as_text=True)
     data = {"csrf_token": csrf(page), "code": code, "password": PASSWORD}
     differs = client.post("/console/activate", data={**data, "password_again": "something else"})
@@ -35,8 +78,9 @@ def test_an_enrolment_link_sets_the_first_password_once(client, session, make_cl
     assert client.get("/console/").status_code == 200  # signed in
     row = session.get(UserCredential, user.id)
     assert row.password_hash.startswith("$argon2id$") and row.activation_hash is None
-    again = client.get(f"/console/activate?code={code}")
-    assert again.status_code == 404  # spent
+    assert _typed(client, code).status_code == 404  # spent
+    empty = _typed(client, "")
+    assert empty.status_code == 422 and "one-time code" in empty.get_data(as_text=True)
     refused = (
         session.execute(select(AuditEntry.outcome).where(AuditEntry.action == "user.activate"))
         .scalars()
@@ -47,7 +91,7 @@ def test_an_enrolment_link_sets_the_first_password_once(client, session, make_cl
 
 def test_the_activation_form_checks_its_csrf_token(client, session, make_clinic):
     _user, code = _link(session, "clinician", clinic=make_clinic().id)
-    client.get(f"/console/activate?code={code}")
+    client.get("/console/activate")
     answer = client.post(
         "/console/activate",
         data={"code": code, "password": PASSWORD, "password_again": PASSWORD},
@@ -61,14 +105,14 @@ def test_an_expired_link_opens_nothing(client, session):
     _user, code = _link(session, "analyst")
     clock.freeze(clock.now() + timedelta(hours=73))
     try:
-        assert client.get(f"/console/activate?code={code}").status_code == 404
+        assert _typed(client, code).status_code == 404
     finally:
         clock.freeze(None)
 
 
 def test_a_custodian_enrols_a_second_factor_right_after_the_first_password(client, session):
     user, code = _link(session, "key_custodian")
-    page = client.get(f"/console/activate?code={code}")
+    page = _typed(client, code)
     done = client.post(
         "/console/activate",
         data={

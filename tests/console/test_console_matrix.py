@@ -35,6 +35,23 @@ class World:
     def patient(self):
         return register_anonymous(self.clinic.id)
 
+    @cached_property
+    def episode(self) -> str:
+        """Return the ref of an open episode of clinic A's patient."""
+        from registry.episodes.examples import ADMISSION_EXAMPLE
+        from registry.episodes.services import open_episode
+        from registry.protocols.lifecycle import install_shipped_protocols
+
+        install_shipped_protocols()
+        body = {
+            "pseudonym": self.patient.pseudonym,
+            "protocol": "methadone_oat",
+            "diagnosis": "F11.2",
+            "admitted_on": clock.now().date() - timedelta(days=1),
+            "admission": ADMISSION_EXAMPLE,
+        }
+        return open_episode(self.clinic.id, None, body).ref
+
     def browser(self, role: str | None, case: str) -> tuple[FlaskClient, str]:
         """Return a client signed in as the case asks, and its CSRF token."""
         client = self.app.test_client()
@@ -52,13 +69,18 @@ class World:
 
     def url(self, key: str) -> str:
         path = key.split(" ", 1)[1]
-        return path.replace("<pseudonym>", self.patient.pseudonym)
+        path = path.replace("<pseudonym>", self.patient.pseudonym)
+        return path.replace("<ref>", self.episode) if "<ref>" in path else path
 
     def body(self, key: str, token: str) -> dict:
         bodies = {
             "POST /console/patients/new": {"mode": "anonymous"},
             "POST /console/patients/resolve": {"care_card": self.patient.care_card},
             "POST /console/account/second-factor": {"code": "000000"},
+            "POST /console/account/password": {"current_password": "wrong"},
+            "POST /console/patients/<pseudonym>/episodes/new": {"protocol": "methadone_oat"},
+            "POST /console/episodes/<ref>/events": {"type": "visit"},
+            "POST /console/episodes/<ref>/discharge": {"reason": "dropped_out"},
         }
         return {"csrf_token": token, **bodies.get(key, {})}
 

@@ -194,6 +194,10 @@ def test_a_disabled_user_is_out_at_the_next_page(client, staff, session):
         ("/console/patients/new", "clinician"),
         ("/console/patients/resolve", "clinician"),
         ("/console/account/second-factor", "clinician"),
+        ("/console/account/password", "analyst"),
+        ("/console/patients/P-0/episodes/new", "clinician"),
+        ("/console/episodes/0/events", "clinician"),
+        ("/console/episodes/0/discharge", "clinician"),
     ],
 )
 def test_a_form_without_this_sessions_token_is_refused(app, client, staff, path, role):
@@ -219,6 +223,8 @@ def test_every_console_form_is_in_the_csrf_test(app):
     }
     tested = {"/console/sign-in", "/console/sign-out", "/console/patients/new"}
     tested |= {"/console/patients/resolve", "/console/account/second-factor"}
+    tested |= {"/console/account/password", "/console/patients/<pseudonym>/episodes/new"}
+    tested |= {"/console/episodes/<ref>/events", "/console/episodes/<ref>/discharge"}
     # The other sign-in steps check the token first too (tests/console/test_activation.py).
     assert posted - tested == {
         "/console/sign-in/code",

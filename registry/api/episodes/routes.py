@@ -10,6 +10,7 @@ from registry.api.episodes.schemas import (
     EpisodePageSchema,
     EpisodeQuerySchema,
     EpisodeSchema,
+    EventCheckSchema,
     EventInSchema,
     EventSchema,
     MigrationInSchema,
@@ -88,6 +89,25 @@ def record_event(data, ref: str):
     row = services.record_event(g.user.clinic_id, g.user.id, ref, data)
     body = services.timeline_entry(row, None, g.user.name)
     db.session.commit()
+    return body
+
+
+@blp.route("/<ref>/events/check", methods=["POST"])
+@blp.auth(Role.CLINICIAN)
+@blp.arguments(EventInSchema)
+@blp.response(200, EventCheckSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def check_event(data, ref: str):
+    """Dry run: what the rules say of an event, before it is recorded; nothing is recorded.
+
+    The same body as POST /events and the same check. A 200 answer lists every rule the event
+    breaks; `blocking` ones need an `override_reason` to record it. Only the read is audited
+    (`episode.check`): the answer is drawn from the episode's clinical history.
+    """
+    body = services.check_event(g.user.clinic_id, g.user.id, ref, data)
+    db.session.commit()  # the audited read only
     return body
 
 

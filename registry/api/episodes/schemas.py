@@ -378,6 +378,27 @@ class EventSchema(Schema):
     )
 
 
+class EventCheckSchema(Schema):
+    """The rule engine's answer to an event not recorded (a dry run of POST /events)."""
+
+    type = fields.String()
+    day = fields.Date(metadata={"description": "The clinic day the event would fall on."})
+    payload = fields.Dict()
+    supersedes = fields.Integer(allow_none=True)
+    violations = fields.List(
+        fields.Nested(ViolationSchema),
+        metadata={"description": "Every rule the event breaks: blocking errors and warnings."},
+    )
+    blocking = fields.List(
+        fields.String(),
+        metadata={"description": "Rule ids refusing the event unless an override_reason is given."},
+    )
+    override_required = fields.Boolean()
+    would_record = fields.Boolean(
+        metadata={"description": "Whether POST /events with the same body would record it now."}
+    )
+
+
 class ComplianceItemSchema(Schema):
     """A required event and its due date."""
 

@@ -14,4 +14,7 @@
   // After a refused form, move focus to the summary so that it is read out first.
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();
+  // The rule engine's answer is read out first too, before the button that records the event.
+  var answer = document.getElementById("check-answer");
+  if (answer && !summary && answer.hasAttribute("tabindex")) answer.focus();
 })();
