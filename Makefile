@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser bench bench-instructions bench-ceiling bench-scale lint format install clean \
+.PHONY: run test test-postgres test-browser browser screenshots bench bench-instructions bench-ceiling bench-scale lint format install clean \
 	translations lock lock-upgrade audit-deps fuzz crash-long soak
 
 install: $(STAMP)
@@ -58,6 +58,10 @@ browser:
 
 test-browser: $(STAMP) browser
 	REGISTRY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+# Screenshots of the public pages and the console (a demo of its own) into docs/screenshots.
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/screenshots.py
 
 # Re-extract the page texts, merge them into ru/kk/en and compile the committed .mo files.
 translations: $(STAMP)
@@ -112,8 +116,8 @@ crash-long: $(STAMP)
 		tests/hardening/test_crash.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check registry tests bench wsgi.py gunicorn.conf.py
-	$(BIN)/ruff format --check registry tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check registry tests bench scripts wsgi.py gunicorn.conf.py
+	$(BIN)/ruff format --check registry tests bench scripts wsgi.py gunicorn.conf.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix registry tests bench wsgi.py gunicorn.conf.py

@@ -19,7 +19,7 @@ PROJECT_URL = "https://pypi.org/pypi/{name}/json"
 
 def pip_audit(lock: Path) -> list[dict]:
     """Run pip-audit over the lock file and return its per-dependency results."""
-    run = subprocess.run(  # noqa: S603 (fixed arguments)
+    run = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -59,7 +59,7 @@ def normalise(name: str) -> str:
 
 def latest_release_advisories(name: str, version: str) -> list[str] | None:
     """Return the advisory ids of a pin that is its project's latest release, else None."""
-    with urllib.request.urlopen(PROJECT_URL.format(name=name), timeout=30) as answer:  # noqa: S310
+    with urllib.request.urlopen(PROJECT_URL.format(name=name), timeout=30) as answer:
         project = json.load(answer)
     if project["info"]["version"] != version:
         return None
