@@ -79,6 +79,7 @@ def _next_batch(after: int) -> tuple[list, dict, dict]:
     return rows, rows_by_episode(ids), stored
 
 
+_ROWS_PER_INSERT = 1000  # 7,000 parameters: far below either engine's limit
 _KEY = ("episode_id", "computed_on", "rule_id", "event_type", "status", "due", "grace_until")
 
 
@@ -122,5 +123,6 @@ def _write_changes(stored: dict[tuple, int], wanted: list[dict], day_of: dict[in
             .execution_options(synchronize_session=False)
         )
     new = [flag for flag in wanted if _key(flag) not in stored]
-    if new:
-        db.session.execute(insert(ComplianceFlag), new)
+    # One multi-row INSERT per chunk: an executemany is a statement per row on PostgreSQL.
+    for start in range(0, len(new), _ROWS_PER_INSERT):
+        db.session.execute(insert(ComplianceFlag).values(new[start : start + _ROWS_PER_INSERT]))
