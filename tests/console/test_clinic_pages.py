@@ -185,3 +185,14 @@ def test_an_admin_revokes_a_staff_token_of_their_clinic_only(client, session, st
     )
     assert foreign.status_code == 404
     assert principal_for_token(other_secret) is not None
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"), [("ru", "Записи на сегодня"), ("kk", "Бүгінгі жазылулар")]
+)
+def test_the_pages_speak_russian_and_kazakh(client, clinic_admin, lang, heading):
+    signed_in(client, clinic_admin)
+    page = client.get(f"/console/clinic/bookings?lang={lang}").get_data(as_text=True)
+    assert heading in page and "Today's bookings" not in page
+    staff_page = client.get(f"/console/clinic/staff?lang={lang}").get_data(as_text=True)
+    assert "Staff and their API tokens" not in staff_page
