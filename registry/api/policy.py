@@ -147,6 +147,7 @@ POLICY: dict[str, Access] = {
     f"POST {_REID}": _allow(KC),
     f"GET {_REID}/<int:request_id>": _allow(KC),
     f"POST {_REID}/<int:request_id>/approve": _allow(KC),
+    f"POST {_REID}/<int:request_id>/deny": _allow(KC),
     f"POST {_REID}/<int:request_id>/reveal": _allow(KC),
     # The staff console: sign-in steps open to all (each checks its own progress), pages by role.
     "GET /console/sign-in": OPEN,
@@ -176,6 +177,20 @@ POLICY: dict[str, Access] = {
     "GET /console/compliance": _allow(C),
     "GET /console/account/password": _allow(*Role),
     "POST /console/account/password": _allow(*Role),
+    # Clinic staff: services and slots on a week grid, today's bookings and check-in, tokens.
+    "GET /console/clinic/services": _allow(*STAFF),
+    "GET /console/clinic/services/<int:service_id>/slots": _allow(*STAFF, clinic_scoped=True),
+    "POST /console/clinic/services/<int:service_id>/slots": _allow(CA, clinic_scoped=True),
+    "POST /console/clinic/slots/<int:slot_id>/cancel": _allow(CA, clinic_scoped=True),
+    "GET /console/clinic/bookings": _allow(*STAFF),
+    "POST /console/clinic/bookings/check-in": _allow(*STAFF),
+    "GET /console/clinic/staff": _allow(CA),
+    "POST /console/clinic/tokens/<int:token_id>/revoke": _allow(CA, clinic_scoped=True),
+    # Key custodians: re-identification requests, decided here and revealed only offline.
+    "GET /console/reidentifications": _allow(KC),
+    "POST /console/reidentifications/<int:request_id>/approve": _allow(KC),
+    "POST /console/reidentifications/<int:request_id>/deny": _allow(KC),
+    "GET /console/reidentifications/reveal": _allow(KC),
 }
 
 

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, select
 
 from registry import clock
+from registry.audit.log import record
 from registry.auth.models import ApiToken, User, UserRole
 from registry.database import reading_bind
 from registry.driver_sql import driver_query
+from registry.errors import Conflict, NotFound
 from registry.extensions import db
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 (a public prefix, not a secret)
@@ -97,4 +99,16 @@ def revoke_token(token_id: int) -> ApiToken | None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = clock.now()
         db.session.flush()
+    return row
+
+
+def revoke_clinic_token(clinic_id: int, token_id: int) -> ApiToken:
+    """Revoke a token of one of the clinic's staff, audited; another clinic's is not found."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.user.clinic_id != clinic_id:
+        raise NotFound("no such token")
+    if row.revoked_at is not None:
+        raise Conflict("the token is revoked already")
+    revoke_token(token_id)
+    record("token.revoke", "token", token_id)
     return row

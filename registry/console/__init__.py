@@ -20,7 +20,15 @@ def _csrf_secret(app: Flask) -> bytes:
 
 def register_console(app: Flask) -> None:
     """Keep /console sessions on the server, sign CSRF tokens, and register the pages."""
-    from registry.console import account, episodes, home, patients, signin  # noqa: F401
+    from registry.console import (  # noqa: F401
+        account,
+        clinic,
+        custodian,
+        episodes,
+        home,
+        patients,
+        signin,
+    )
     from registry.console.blueprint import console
 
     app.session_interface = ConsoleSessionInterface()

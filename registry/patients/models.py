@@ -184,6 +184,9 @@ class ReidentificationRequest(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revealed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # One custodian's refusal closes the request: it can be neither approved nor revealed.
+    denied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    denied_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class ReidentificationApproval(db.Model):

@@ -104,6 +104,8 @@ def _check_open(row: ReidentificationRequest, user_id: int, action: str) -> None
         raise Forbidden("the requester may not approve or reveal", audit=_note(action, row.id))
     if row.revealed_at is not None:
         raise Conflict("this request has been revealed already", audit=_note(action, row.id))
+    if row.denied_at is not None:
+        raise Conflict("this request has been denied", audit=_note(action, row.id))
     if clock.now() >= row.expires_at:
         raise Conflict("this request has expired", audit=_note(action, row.id))
 
@@ -136,6 +138,42 @@ def approve(request_id: int, custodian_id: int) -> ReidentificationRequest:
     db.session.flush()
     record("reidentification.approve", "reidentification", row.id)
     return row
+
+
+def deny(request_id: int, custodian_id: int) -> ReidentificationRequest:
+    """Deny a request as a custodian who is not its requester: it can no longer be revealed."""
+    row = _locked_request(request_id, "deny")
+    _check_open(row, custodian_id, "deny")
+    row.denied_at = clock.now()
+    row.denied_by = custodian_id
+    db.session.flush()
+    record("reidentification.deny", "reidentification", row.id)
+    return row
+
+
+def recent_requests(limit: int) -> list[tuple[ReidentificationRequest, int]]:
+    """Return the newest requests first, each with its number of approvals."""
+    approvals = (
+        select(func.count(func.distinct(ReidentificationApproval.custodian_id)))
+        .where(ReidentificationApproval.request_id == ReidentificationRequest.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(ReidentificationRequest, approvals)
+        .order_by(ReidentificationRequest.id.desc())
+        .limit(limit)
+    )
+    return [(row, count) for row, count in db.session.execute(query)]
+
+
+def approvers(request_ids: list[int]) -> set[tuple[int, int]]:
+    """Return the (request id, custodian id) pairs of approvals of these requests."""
+    if not request_ids:
+        return set()
+    query = select(
+        ReidentificationApproval.request_id, ReidentificationApproval.custodian_id
+    ).where(ReidentificationApproval.request_id.in_(request_ids))
+    return {(request_id, custodian) for request_id, custodian in db.session.execute(query)}
 
 
 def decode_private_key(text: str) -> bytes:

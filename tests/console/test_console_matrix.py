@@ -6,10 +6,11 @@ from functools import cached_property
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from registry import clock
 from registry.api.policy import CONSOLE_PREFIX, POLICY
-from registry.auth.models import CLINIC_ROLES, Role
+from registry.auth.models import CLINIC_ROLES, Role, User
 from registry.patients.services import register_anonymous
 from tests.console.conftest import csrf, make_staff_user, sign_in
 
@@ -52,6 +53,50 @@ class World:
         }
         return open_episode(self.clinic.id, None, body).ref
 
+    @cached_property
+    def service(self):
+        from registry.access.directory import create_service
+
+        return create_service(
+            self.clinic.id,
+            name="Matrix service",
+            care_type="oat",
+            languages=["ru"],
+            address="Main st",
+        )
+
+    @cached_property
+    def slot(self):
+        from registry.access.slots import create_slot
+
+        return create_slot(self.service, clock.now() + timedelta(days=2), 30, 2)[0]
+
+    @cached_property
+    def token(self) -> int:
+        from registry.auth.tokens import issue_token
+
+        who = make_staff_user(self.session, [Role.CLINICIAN], self.clinic.id)
+        return issue_token(self.session.get(User, who.id), 30)[0].id
+
+    @cached_property
+    def request_id(self) -> int:
+        from registry.patients.models import Pseudonym, ReidentificationRequest
+
+        requester = make_staff_user(self.session, [Role.KEY_CUSTODIAN])
+        person_id = self.session.execute(
+            select(Pseudonym.person_id).where(Pseudonym.value == self.patient.pseudonym)
+        ).scalar_one()
+        row = ReidentificationRequest(
+            person_id=person_id,
+            requester_id=requester.id,
+            purpose="court_proceedings",
+            legal_basis="court_decision",
+            expires_at=clock.now() + timedelta(days=3),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
     def browser(self, role: str | None, case: str) -> tuple[FlaskClient, str]:
         """Return a client signed in as the case asks, and its CSRF token."""
         client = self.app.test_client()
@@ -70,6 +115,15 @@ class World:
     def url(self, key: str) -> str:
         path = key.split(" ", 1)[1]
         path = path.replace("<pseudonym>", self.patient.pseudonym)
+        ids = {
+            "service_id": lambda: self.service.id,
+            "slot_id": lambda: self.slot.id,
+            "token_id": lambda: self.token,
+            "request_id": lambda: self.request_id,
+        }
+        for name, value in ids.items():
+            if f"<int:{name}>" in path:
+                path = path.replace(f"<int:{name}>", str(value()))
         return path.replace("<ref>", self.episode) if "<ref>" in path else path
 
     def body(self, key: str, token: str) -> dict:
@@ -81,6 +135,13 @@ class World:
             "POST /console/patients/<pseudonym>/episodes/new": {"protocol": "methadone_oat"},
             "POST /console/episodes/<ref>/events": {"type": "visit"},
             "POST /console/episodes/<ref>/discharge": {"reason": "dropped_out"},
+            "POST /console/clinic/services/<int:service_id>/slots": {
+                "slot_date": (clock.now() + timedelta(days=3)).date().isoformat(),
+                "slot_time": "10:00",
+                "capacity": "1",
+                "duration_minutes": "30",
+            },
+            "POST /console/clinic/bookings/check-in": {"booking_code": "not-a-code"},
         }
         return {"csrf_token": token, **bodies.get(key, {})}
 

@@ -198,11 +198,17 @@ def test_a_disabled_user_is_out_at_the_next_page(client, staff, session):
         ("/console/patients/P-0/episodes/new", "clinician"),
         ("/console/episodes/0/events", "clinician"),
         ("/console/episodes/0/discharge", "clinician"),
+        ("/console/clinic/services/0/slots", "clinic_admin"),
+        ("/console/clinic/slots/0/cancel", "clinic_admin"),
+        ("/console/clinic/bookings/check-in", "clinician"),
+        ("/console/clinic/tokens/0/revoke", "clinic_admin"),
+        ("/console/reidentifications/0/approve", "key_custodian"),
+        ("/console/reidentifications/0/deny", "key_custodian"),
     ],
 )
 def test_a_form_without_this_sessions_token_is_refused(app, client, staff, path, role):
     if role:
-        signed_in(client, staff(role))
+        signed_in(client, staff(role, second_factor=role == "key_custodian"))
     else:
         client.get("/console/sign-in")
     another_sessions = csrf(app.test_client().get("/console/sign-in"))
@@ -225,6 +231,11 @@ def test_every_console_form_is_in_the_csrf_test(app):
     tested |= {"/console/patients/resolve", "/console/account/second-factor"}
     tested |= {"/console/account/password", "/console/patients/<pseudonym>/episodes/new"}
     tested |= {"/console/episodes/<ref>/events", "/console/episodes/<ref>/discharge"}
+    tested |= {"/console/clinic/services/<int:service_id>/slots"}
+    tested |= {"/console/clinic/slots/<int:slot_id>/cancel", "/console/clinic/bookings/check-in"}
+    tested |= {"/console/clinic/tokens/<int:token_id>/revoke"}
+    tested |= {"/console/reidentifications/<int:request_id>/approve"}
+    tested |= {"/console/reidentifications/<int:request_id>/deny"}
     # The other sign-in steps check the token first too (tests/console/test_activation.py).
     assert posted - tested == {
         "/console/sign-in/code",

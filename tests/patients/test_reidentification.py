@@ -314,3 +314,26 @@ def test_a_request_states_coded_purpose_and_legal_basis(client, custodians, link
     refused = client.post("/api/v1/reidentifications", headers=custodians[0], json=legacy)
     assert refused.status_code == 422
     assert set(refused.json["errors"]) == {"purpose", "legal_basis"}
+
+
+def _deny(client, headers, request_id):
+    return client.post(f"/api/v1/reidentifications/{request_id}/deny", headers=headers)
+
+
+def test_a_denied_request_can_be_neither_approved_nor_revealed(
+    client, session, custodians, approved, escrow_on
+):
+    answer = _deny(client, custodians[3], approved)
+    assert answer.status_code == 200 and answer.json["denied_at"]
+    assert _last(session, "reidentification.deny").object_id == str(approved)
+    assert _reveal(client, custodians[1], approved, escrow_on).status_code == 409
+    assert _approve(client, custodians[3], approved).status_code == 409
+    assert _deny(client, custodians[1], approved).status_code == 409
+
+
+def test_the_requester_cannot_deny_and_is_audited(client, session, custodians, linked):
+    request_id = _request(client, custodians[0], linked[1]).json["id"]
+    assert _deny(client, custodians[0], request_id).status_code == 403
+    assert _last(session, "reidentification.deny").outcome.startswith("refused")
+    state = client.get(f"/api/v1/reidentifications/{request_id}", headers=custodians[1]).json
+    assert state["denied_at"] is None

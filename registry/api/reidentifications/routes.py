@@ -53,6 +53,7 @@ def _state(row: ReidentificationRequest) -> dict:
         "expires_at": row.expires_at,
         "approvals": service.approval_count(row.id),
         "revealed_at": row.revealed_at,
+        "denied_at": row.denied_at,
     }
 
 
@@ -94,6 +95,19 @@ def read(request_id: int):
 def approve(request_id: int):
     """Approve as a custodian other than the requester."""
     row = service.approve(request_id, g.user.id)
+    db.session.commit()
+    return _state(row)
+
+
+@blp.route("/<int:request_id>/deny", methods=["POST"])
+@audit_refused_roles("reidentification.deny")
+@blp.auth(Role.KEY_CUSTODIAN)
+@blp.response(200, RequestStateSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def deny(request_id: int):
+    """Deny as a custodian other than the requester; the request can no longer be revealed."""
+    row = service.deny(request_id, g.user.id)
     db.session.commit()
     return _state(row)
 

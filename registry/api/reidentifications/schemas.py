@@ -26,6 +26,7 @@ class RequestStateSchema(Schema):
     expires_at = fields.DateTime()
     approvals = fields.Integer()
     revealed_at = fields.DateTime(allow_none=True)
+    denied_at = fields.DateTime(allow_none=True)
 
 
 class RevealSchema(Schema):
