@@ -160,20 +160,34 @@ def seed_patients(demo: Demo, token: str) -> tuple[str, str]:
     return pseudonyms[0], episode["id"]
 
 
-def console_pages(driver, demo: Demo, out: Path) -> None:
-    """The clinician's console: sign-in, start page, patients, an episode, compliance."""
+def sign_in(driver, demo: Demo, user: dict, lang: str) -> None:
+    """Sign in to the console as a demo user, with a TOTP code when the role needs one."""
+    import pyotp
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
+    driver.delete_all_cookies()
+    driver.get(f"{demo.url}/console/sign-in?lang={lang}")
+    driver.find_element(By.ID, "name").send_keys(user["name"])
+    driver.find_element(By.ID, "password").send_keys(user["console_password"])
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "/console/sign-in?" not in d.current_url)
+    if "/sign-in/code" in driver.current_url:
+        driver.find_element(By.ID, "code").send_keys(pyotp.TOTP(user["totp_secret"]).now())
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: "/sign-in/code" not in d.current_url)
+
+
+def console_pages(driver, demo: Demo, out: Path) -> None:
+    """The console: a clinician's pages, a clinic admin's and a key custodian's."""
     clinician = demo.user("clinician")
     pseudonym, episode = seed_patients(demo, clinician["token"])
     for lang in ("ru", "en"):
-        driver.delete_all_cookies()
         resize(driver, "desktop")
+        driver.delete_all_cookies()
         driver.get(f"{demo.url}/console/sign-in?lang={lang}")
         shoot(driver, out, f"console-sign-in-{lang}-desktop")
-        driver.find_element(By.ID, "name").send_keys(clinician["name"])
-        driver.find_element(By.ID, "password").send_keys(clinician["console_password"])
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        sign_in(driver, demo, clinician, lang)
         for size in SIZES:
             resize(driver, size)
             for page, path in (
@@ -186,6 +200,16 @@ def console_pages(driver, demo: Demo, out: Path) -> None:
             ):
                 driver.get(f"{demo.url}{path}?lang={lang}")
                 shoot(driver, out, f"console-{page}-{lang}-{size}")
+        for role, pages in (
+            ("clinic_admin", (("bookings", "/console/clinic/bookings"),
+                              ("staff", "/console/clinic/staff"))),
+            ("key_custodian", (("reidentifications", "/console/reidentifications"),
+                               ("reveal", "/console/reidentifications/reveal"))),
+        ):  # fmt: skip
+            sign_in(driver, demo, demo.user(role), lang)
+            for page, path in pages:
+                driver.get(f"{demo.url}{path}?lang={lang}")
+                shoot(driver, out, f"console-{page}-{lang}-desktop")
 
 
 def main() -> None:
