@@ -31,6 +31,8 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
             select(Episode, Clinic.timezone)
             .join(Clinic, Clinic.id == Episode.clinic_id)
             .where(Episode.status == EpisodeStatus.OPEN, Episode.id > after)
+            # Imported episodes are the legacy register's history: no rule checks them.
+            .where(Episode.imported.is_(False))
             .order_by(Episode.id)
             .limit(BATCH)
         ).all()
