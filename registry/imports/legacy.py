@@ -11,9 +11,9 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from registry import clock
-from registry.crypto.iin import validate_iin
 from registry.episodes import codes
 from registry.errors import ValidationFailed
 from registry.patients.identity import Identity, parse_identity
@@ -63,9 +63,8 @@ class LegacyRow:
     """One validated row: who (as token material), where, and the episode if any."""
 
     line: int
-    identity: Identity = field(repr=False)
+    identity: Identity = field(repr=False)  # with the birth date
     sex: str = field(repr=False)  # TDI code, male or female
-    birth_date: date = field(repr=False)
     clinic_id: int
     episode: EpisodeRow | None
 
@@ -118,46 +117,53 @@ def read_rows(stream: io.BufferedIOBase) -> tuple[list[str], Iterator[tuple[int,
     return names, rows()
 
 
-def parse_row(line: int, cells: dict, protocols: set[str], default_protocol: str) -> LegacyRow:
-    """Validate one row's cells; raise RowRejected naming the first rule it breaks."""
-    if "" in cells:
-        raise RowRejected(cells[""])
-    cells = {name: value.strip() for name, value in cells.items()}
-    for name, value in cells.items():
-        if len(value) > MAX_CELL:
-            raise RowRejected(f"{name}: too long")
-    identity, sex, born = _identity(cells)
-    clinic_id = _clinic_id(cells.get("clinic", ""))
-    episode = _episode(cells, born, protocols, default_protocol)
-    return LegacyRow(line, identity, sex, born, clinic_id, episode)
+class RowParser:
+    """Validate rows of one file: the protocols it may name, and identities parsed once each.
+
+    A person's rows repeat the same identity cells; the cache keeps the last few thousand
+    parsed identities in this process only, for this file only, and goes with the parser.
+    """
+
+    def __init__(self, protocols: set[str], default_protocol: str, cached: int = 4096):
+        self.protocols = protocols
+        self.default_protocol = default_protocol
+        self._identity = lru_cache(maxsize=cached)(_identity)
+
+    def parse(self, line: int, cells: dict) -> LegacyRow:
+        """Validate one row's cells; raise RowRejected naming the first rule it breaks."""
+        if "" in cells:
+            raise RowRejected(cells[""])
+        cells = {name: value.strip() for name, value in cells.items()}
+        for name, value in cells.items():
+            if len(value) > MAX_CELL:
+                raise RowRejected(f"{name}: too long")
+        identity = self._identity(tuple(cells.get(name, "") for name in IDENTITY_COLUMNS))
+        clinic_id = _clinic_id(cells.get("clinic", ""))
+        episode = _episode(cells, identity.birth_date, self.protocols, self.default_protocol)
+        return LegacyRow(line, identity, TDI_SEX[identity.sex], clinic_id, episode)
 
 
-def _identity(cells: dict) -> tuple[Identity, str, date]:
-    """Return the identity's token material, TDI sex and birth date, as registration takes it."""
+def _identity(values: tuple[str, ...]) -> Identity:
+    """Return the identity's token material, birth date and sex, as registration takes them."""
+    cells = dict(zip(IDENTITY_COLUMNS, values, strict=True))
     fields: dict = {}
-    if cells.get("iin"):
-        if any(cells.get(name) for name in ("family_name", "given_name", "patronymic")):
+    if cells["iin"]:
+        if any(cells[name] for name in ("family_name", "given_name", "patronymic")):
             raise RowRejected("identity: names not allowed with iin")
         fields["iin"] = cells["iin"]
     else:
-        fields.update(
-            {n: cells.get(n) or None for n in ("family_name", "given_name", "patronymic")}
-        )
-    if cells.get("birth_date"):
+        fields.update({n: cells[n] or None for n in ("family_name", "given_name", "patronymic")})
+    if cells["birth_date"]:
         fields["birth_date"] = _date(cells["birth_date"], "birth_date")
-    if cells.get("sex"):
+    if cells["sex"]:
         if cells["sex"] not in TDI_SEX:
             raise RowRejected("sex: M or F")
         fields["sex"] = cells["sex"]
     try:
-        identity = parse_identity(fields)
+        return parse_identity(fields)
     except ValidationFailed as exc:
         name, rules = next(iter(exc.errors.items()))
         raise RowRejected(f"{name}: {rules[0]}") from None
-    if "iin" in fields:
-        info = validate_iin(fields["iin"])  # valid: parse_identity checked it
-        return identity, TDI_SEX[info.sex.value], info.birth_date
-    return identity, TDI_SEX[fields["sex"]], fields["birth_date"]
 
 
 def _clinic_id(text: str) -> int:

@@ -20,7 +20,7 @@ from registry import clock
 from registry.audit.log import record
 from registry.errors import Conflict
 from registry.extensions import db
-from registry.imports.legacy import LegacyRow, RowRejected, parse_row, read_rows
+from registry.imports.legacy import LegacyRow, RowParser, RowRejected, read_rows
 from registry.imports.models import ImportRun
 from registry.imports.services import write_batch
 from registry.synth.bulk import active_versions
@@ -57,8 +57,7 @@ def run_import(
     run = _run_for(digest, actor)
     if run.status == "done":
         return run
-    protocols = set(active_versions())
-    default = current_app.config["IMPORT_DEFAULT_PROTOCOL"]
+    parser = RowParser(set(active_versions()), current_app.config["IMPORT_DEFAULT_PROTOCOL"])
     batch: list[LegacyRow] = []
     refused: list[tuple[int, str]] = []
     read, last, number = 0, run.last_line, 0
@@ -66,7 +65,7 @@ def run_import(
         if line <= run.last_line:
             continue  # committed by an earlier, interrupted run of this file
         try:
-            batch.append(parse_row(line, cells, protocols, default))
+            batch.append(parser.parse(line, cells))
         except RowRejected as exc:
             refused.append((line, exc.rule))
         read, last = read + 1, line

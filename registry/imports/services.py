@@ -322,8 +322,8 @@ def _episode_values(row: LegacyRow, person: int, version: ProtocolVersion, centr
         **_UNKNOWN_ITEMS,
         "centre_type": centre,
         "sex": row.sex,
-        "birth_year": row.birth_date.year,
-        "birth_month": row.birth_date.month,
+        "birth_year": row.identity.birth_date.year,
+        "birth_month": row.identity.birth_date.month,
         "primary_drug": episode.primary_drug,
     }
     closed = episode.discharged_on is not None
