@@ -44,7 +44,12 @@ COLUMNS = [
 FAMILY = ["Иванов", "Ахметов", "Смагулов", "Ким", "Петров", "Серикбаев", "Нурланов", "Жумабаев"]
 GIVEN = ["Айдар", "Иван", "Ерлан", "Сергей", "Данияр", "Алексей", "Марат", "Тимур", "Руслан"]
 FATHERS = ["Иванович", "Маратович", "Сергеевич", "Ерланович", ""]
-DRUGS = [("F11.2", "heroin"), ("F10.2", "alcohol"), ("F12.1", "cannabis"), ("F15.2", "synthetic_cathinones")]
+DRUGS = [
+    ("F11.2", "heroin"),
+    ("F10.2", "alcohol"),
+    ("F12.1", "cannabis"),
+    ("F15.2", "synthetic_cathinones"),
+]
 REASONS = ["completed", "dropped_out", "transferred", "other"]
 
 

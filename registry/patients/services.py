@@ -313,7 +313,7 @@ def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
 
 def match_identity(
     candidates: dict,
-    holder: Callable[[str, list], int | None] = keys.find_token_holder,
+    holder: Callable[[str, list], int | None] | None = None,
     has_kind: Callable[[int, str], bool] | None = None,
 ) -> tuple[int | None, list[str]]:
     """Return the id of the matching person and the token kinds to add; or None and kinds to store.
@@ -322,7 +322,7 @@ def match_identity(
     patronymic on record, since two people may share name, birth date and sex. `holder` and
     `has_kind` look tokens up: in the database by default, in a batch's own map for an import.
     """
-    has_kind = has_kind or _has_kind
+    holder, has_kind = holder or keys.find_token_holder, has_kind or _has_kind
     if "iin" in candidates:
         found = holder("iin", candidates["iin"])
         return (found, []) if found is not None else (None, ["iin"])
