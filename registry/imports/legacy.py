@@ -67,6 +67,9 @@ class LegacyRow:
     sex: str = field(repr=False)  # TDI code, male or female
     clinic_id: int
     episode: EpisodeRow | None
+    # Set by services.prepare_rows before the batch is written (keyed tokens, a new person).
+    candidates: dict | None = field(default=None, repr=False)
+    fresh: tuple | None = field(default=None, repr=False)
 
 
 def check_header(header: list[str] | None) -> list[str]:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from queue import Full, Queue
+from threading import Event, Thread
 from typing import BinaryIO
 
 from flask import current_app
@@ -22,7 +26,7 @@ from registry.errors import Conflict
 from registry.extensions import db
 from registry.imports.legacy import LegacyRow, RowParser, RowRejected, read_rows
 from registry.imports.models import ImportRun
-from registry.imports.services import write_batch
+from registry.imports.services import prepare_rows, write_batch
 from registry.synth.bulk import active_versions
 
 log = logging.getLogger(__name__)
@@ -58,28 +62,12 @@ def run_import(
     if run.status == "done":
         return run
     parser = RowParser(set(active_versions()), current_app.config["IMPORT_DEFAULT_PROTOCOL"])
-    batch: list[LegacyRow] = []
-    refused: list[tuple[int, str]] = []
-    read, last, number = 0, run.last_line, 0
-    for line, cells in rows:
-        if line <= run.last_line:
-            continue  # committed by an earlier, interrupted run of this file
-        try:
-            batch.append(parser.parse(line, cells))
-        except RowRejected as exc:
-            refused.append((line, exc.rule))
-        read, last = read + 1, line
-        if read == batch_size:
-            number += 1
-            run = _commit_batch(run, batch, refused, read, last, number, actor)
+    made = _batches(rows, parser, batch_size, run.last_line)
+    with closing(_read_ahead(made)) as batches:
+        for number, batch in enumerate(batches, start=1):
+            run = _commit_batch(run, batch, number, actor)
             if after_batch is not None:
                 after_batch(number)
-            batch, refused, read = [], [], 0
-    if read:
-        number += 1
-        run = _commit_batch(run, batch, refused, read, last, number, actor)
-        if after_batch is not None:
-            after_batch(number)
     run.status, run.finished_at = "done", clock.now()
     record("import.done", "import_run", run.id, actor=actor)
     db.session.commit()
@@ -92,6 +80,82 @@ def run_import(
         run.rejected_count,
     )
     return run
+
+
+@dataclass
+class _Batch:
+    """Rows read for one transaction: the valid ones, the refused (line, rule), the last line."""
+
+    rows: list[LegacyRow] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    read: int = 0
+    last: int = 0
+
+
+def _batches(
+    rows: Iterator[tuple[int, dict]], parser: RowParser, size: int, after_line: int
+) -> Iterator[_Batch]:
+    """Yield the file's rows after a line in batches, validated and prepared for writing."""
+    batch = _Batch(last=after_line)
+    for line, cells in rows:
+        if line <= after_line:
+            continue  # committed by an earlier, interrupted run of this file
+        try:
+            batch.rows.append(parser.parse(line, cells))
+        except RowRejected as exc:
+            batch.refused.append((line, exc.rule))
+        batch.read, batch.last = batch.read + 1, line
+        if batch.read == size:
+            prepare_rows(batch.rows)
+            yield batch
+            batch = _Batch(last=line)
+    if batch.read:
+        prepare_rows(batch.rows)
+        yield batch
+
+
+_END = object()
+
+
+def _read_ahead(batches: Iterator[_Batch]) -> Iterator[_Batch]:
+    """Yield batches that a thread of their own reads, checks and hashes one batch ahead.
+
+    The thread needs no database: while this one waits on the database for a batch, it has
+    the next ready (the drivers release the GIL while a statement runs).
+    """
+    app = current_app._get_current_object()
+    ready: Queue = Queue(maxsize=1)
+    stop = Event()
+
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return
+            except Full:
+                continue
+
+    def produce() -> None:
+        with app.app_context():
+            try:
+                for batch in batches:
+                    put(batch)
+                    if stop.is_set():
+                        return
+                put(_END)
+            except BaseException as exc:  # handed over: raised in the importing thread
+                put(exc)
+
+    thread = Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _run_for(digest: str, actor: Actor) -> ImportRun:
@@ -109,15 +173,7 @@ def _run_for(digest: str, actor: Actor) -> ImportRun:
     return run
 
 
-def _commit_batch(
-    run: ImportRun,
-    rows: list[LegacyRow],
-    refused: list[tuple[int, str]],
-    read: int,
-    last: int,
-    number: int,
-    actor: Actor,
-) -> ImportRun:
+def _commit_batch(run: ImportRun, batch: _Batch, number: int, actor: Actor) -> ImportRun:
     """Store one batch, its progress and its audit entry in one transaction, and commit it."""
     expected = run.last_line
     try:
@@ -129,17 +185,17 @@ def _commit_batch(
         ).scalar_one()
         if run.last_line != expected:
             raise Conflict("another import of this file is running")
-        result = write_batch(rows)
-        refused = sorted(refused + result.rejected)
+        result = write_batch(batch.rows)
+        refused = sorted(batch.refused + result.rejected)
         room = max(0, REPORTED_REJECTS - len(run.rejected))
         run.rejected = run.rejected + [[line, rule] for line, rule in refused[:room]]
-        run.rows += read
+        run.rows += batch.read
         run.rejected_count += len(refused)
         run.persons_created += result.persons_created
         run.persons_found += result.persons_found
         run.episodes_created += result.episodes_created
         run.episodes_skipped += result.episodes_skipped
-        run.last_line = last
+        run.last_line = batch.last
         record("import.batch", "import_run", f"{run.id}:{number}", actor=actor)
         db.session.commit()
     except BaseException:

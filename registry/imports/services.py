@@ -53,6 +53,27 @@ class BatchResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
+def prepare_rows(rows: list[LegacyRow]) -> None:
+    """Compute each row's keyed tokens and a new person for it, before any database work.
+
+    Needs no database, so it can run beside the writing of the previous batch. Rows of one
+    identity (one parsed Identity) share the work: only one of them can make a new person.
+    """
+    history = keys.key_history("linkage")
+    made: dict[int, tuple] = {}
+    for row in rows:
+        key = id(row.identity)
+        if key not in made:
+            made[key] = (
+                {
+                    kind: keys.token_candidates(kind, material, history)
+                    for kind, material in row.identity.materials
+                },
+                prepared_person(row.identity),
+            )
+        row.candidates, row.fresh = made[key]
+
+
 def write_batch(rows: list[LegacyRow]) -> BatchResult:
     """Find or create each row's person and store its imported episode; flush, never commit."""
     result = BatchResult()
@@ -81,14 +102,9 @@ class _People:
 
 def _link(rows: list[LegacyRow], result: BatchResult) -> _People:
     """Match every row to a person by registration's rule; create the missing ones in bulk."""
-    history = keys.key_history("linkage")
-    candidates = [
-        {
-            kind: keys.token_candidates(kind, material, history)
-            for kind, material in r.identity.materials
-        }
-        for r in rows
-    ]
+    if any(row.candidates is None for row in rows):
+        prepare_rows(rows)
+    candidates = [row.candidates for row in rows]
     known = _stored_tokens(candidates)
     patronymic_holders = _holders_of(set(known.values()), "name_patronymic")
 
@@ -106,11 +122,14 @@ def _link(rows: list[LegacyRow], result: BatchResult) -> _People:
     fresh: list[tuple] = []
     tokens: list[tuple[int, str, int, bytes]] = []
     assigned: list[int] = []
+    used: set[int] = set()
     for row, found in zip(rows, candidates, strict=True):
         person, missing = match_identity(found, holder, has_kind)
         if person is None:
-            made, blob = prepared_person(row.identity)
-            fresh.append((made, blob))
+            # A prepared person serves once: never two persons with one person key.
+            made = row.fresh if id(row.fresh) not in used else prepared_person(row.identity)
+            used.add(id(row.fresh))
+            fresh.append(made)
             person = -len(fresh)
         for kind in missing:
             version, digest = found[kind][-1]
