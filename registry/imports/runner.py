@@ -65,7 +65,7 @@ def run_import(
     made = _batches(rows, parser, batch_size, run.last_line)
     with closing(_read_ahead(made)) as batches:
         for number, batch in enumerate(batches, start=1):
-            run = _commit_batch(run, batch, number, actor)
+            run = _commit_batch(run, batch, actor)
             if after_batch is not None:
                 after_batch(number)
     run.status, run.finished_at = "done", clock.now()
@@ -173,7 +173,7 @@ def _run_for(digest: str, actor: Actor) -> ImportRun:
     return run
 
 
-def _commit_batch(run: ImportRun, batch: _Batch, number: int, actor: Actor) -> ImportRun:
+def _commit_batch(run: ImportRun, batch: _Batch, actor: Actor) -> ImportRun:
     """Store one batch, its progress and its audit entry in one transaction, and commit it."""
     expected = run.last_line
     try:
@@ -196,7 +196,8 @@ def _commit_batch(run: ImportRun, batch: _Batch, number: int, actor: Actor) -> I
         run.episodes_created += result.episodes_created
         run.episodes_skipped += result.episodes_skipped
         run.last_line = batch.last
-        record("import.batch", "import_run", f"{run.id}:{number}", actor=actor)
+        # Named by the run and the batch's last line: a resumed run numbers its batches anew.
+        record("import.batch", "import_run", f"{run.id}:{batch.last}", actor=actor)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -142,7 +142,7 @@ def _link(rows: list[LegacyRow], result: BatchResult) -> _People:
     ids = _insert_persons(fresh, rows, assigned)
     real = [root.get(p, p) if p > 0 else ids[-p - 1] for p in assigned]
     _insert_tokens(tokens, ids)
-    _seal_late(rows, assigned, real)
+    _seal_late(rows, assigned)
     new = set(ids)
     result.persons_created += len(ids)
     result.persons_found += len({p for p in real if p not in new})
@@ -228,9 +228,9 @@ def _insert_tokens(tokens: list[tuple[int, str, int, bytes]], ids: list[int]) ->
     insert_rows(LinkageToken, rows)
 
 
-def _seal_late(rows: list[LegacyRow], assigned: list[int], real: list[int]) -> None:
-    """Escrow found persons first seen before escrow was on, as registration does."""
-    found = {p: r for r, a, p in zip(rows, assigned, real, strict=True) if a > 0}
+def _seal_late(rows: list[LegacyRow], assigned: list[int]) -> None:
+    """Escrow found token holders first seen before escrow was on, as registration does."""
+    found = {a: r for r, a in zip(rows, assigned, strict=True) if a > 0}
     if not found:
         return
     if escrow_public_key() is None:

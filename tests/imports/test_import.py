@@ -187,6 +187,10 @@ def test_a_crash_after_a_batch_resumes_without_a_second_person(importer, make_cl
     assert found["status"] == "done" and found["rows"] == 6
     assert found["persons_created"] == 5 and found["episodes_created"] == 6
     assert _count(Person) == 5 and _count(LinkageToken) == 5 and _count(Episode) == 6
+    batches = db.session.scalars(
+        select(AuditEntry.object_id).where(AuditEntry.action == "import.batch")
+    )
+    assert sorted(batches) == [f"{run.id}:{line}" for line in (3, 5, 7)]
 
 
 def test_a_crash_inside_a_batch_leaves_nothing_of_it(importer, make_clinic, monkeypatch):
@@ -295,3 +299,20 @@ def test_a_file_is_read_from_any_binary_stream(importer, make_clinic):
     data = b"\xef\xbb\xbf" + legacy_csv([episode(new_iin(), clinic.id, "2020-01-05")])
     assert runner.file_digest(io.BytesIO(data)) == runner.file_digest(io.BytesIO(data))
     assert importer(data)["episodes_created"] == 1
+
+
+def test_a_person_found_without_escrow_is_sealed_then(importer, make_clinic, monkeypatch):
+    import base64
+
+    from flask import current_app
+
+    from registry.crypto.escrow import generate_custodian_keypair
+
+    clinic = make_clinic()
+    iin = new_iin()
+    importer([episode(iin, clinic.id, "2020-01-05")])
+    assert _count(Escrow) == 0
+    public = base64.b64encode(generate_custodian_keypair()[1]).decode()
+    monkeypatch.setitem(current_app.config, "ESCROW_PUBLIC_KEY", public)
+    found = importer([episode(iin, clinic.id, "2021-01-05"), episode(iin, clinic.id, "2022-01-05")])
+    assert found["persons_found"] == 1 and _count(Person) == 1 and _count(Escrow) == 1
