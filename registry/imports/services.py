@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import select, update
 
 from registry import clock
-from registry.crypto.codes import PSEUDONYM, new_code
+from registry.crypto.codes import PSEUDONYM, new_codes
 from registry.episodes import codes
 from registry.episodes.admission import age_at_admission
 from registry.episodes.codes import NOT_KNOWN, NOT_KNOWN_NUMBER
@@ -264,6 +264,11 @@ def _store_episodes(rows, people: _People, centre: dict[int, str], result: Batch
     versions = active_versions()
     seen, open_now = _existing_episodes(set(people.ids) - people.new)
     episodes, enrolments, treated = [], [], set()
+    # One read of the OS generator and one clock reading per batch, not one per episode.
+    refs = iter(
+        secrets.token_bytes(16 * len(rows)).hex()[i : i + 32] for i in range(0, 32 * len(rows), 32)
+    )
+    now = clock.now()
     for row, person in zip(rows, people.ids, strict=True):
         episode = row.episode
         if episode is None:
@@ -284,6 +289,7 @@ def _store_episodes(rows, people: _People, centre: dict[int, str], result: Batch
         if opened:
             open_now.add((person, row.clinic_id, protocol.key))
         values = _episode_values(row, person, version, centre[row.clinic_id])
+        values["ref"], values["created_at"] = next(refs), now
         values["oat"] = is_oat(protocol)
         values["stage"] = protocol.initial_stage
         episodes.append(values)
@@ -306,12 +312,14 @@ def _pseudonyms(rows: list[LegacyRow], people: _People) -> None:
     for part in _chunks(earlier):
         stmt = select(Pseudonym.person_id, Pseudonym.domain).where(Pseudonym.person_id.in_(part))
         held.update(db.session.execute(stmt).all())
+    missing = [(p, c) for p, c in sorted(pairs) if (p, clinic_domain(c)) not in held]
+    now = clock.now()
+    values = new_codes(len(missing), PSEUDONYM)
     insert_rows(
         Pseudonym,
         [
-            {"domain": clinic_domain(c), "value": new_code(PSEUDONYM), "person_id": p}
-            for p, c in sorted(pairs)
-            if (p, clinic_domain(c)) not in held
+            {"domain": clinic_domain(c), "value": v, "person_id": p, "created_at": now}
+            for (p, c), v in zip(missing, values, strict=True)
         ],
     )
 
@@ -348,7 +356,6 @@ def _episode_values(row: LegacyRow, person: int, version: ProtocolVersion, centr
     closed = episode.discharged_on is not None
     return {
         **record,
-        "ref": secrets.token_hex(16),
         "person_id": person,
         "clinic_id": row.clinic_id,
         "protocol_version_id": version.id,
@@ -362,7 +369,6 @@ def _episode_values(row: LegacyRow, person: int, version: ProtocolVersion, centr
         "overdue_after": None,
         "override_count": 0,
         "admission_violations": [],
-        "created_at": clock.now(),
         "age_at_admission": age_at_admission(episode.admitted_on, record),
         "imported": True,
     }
