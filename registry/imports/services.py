@@ -265,9 +265,8 @@ def _store_episodes(rows, people: _People, centre: dict[int, str], result: Batch
     seen, open_now = _existing_episodes(set(people.ids) - people.new)
     episodes, enrolments, treated = [], [], set()
     # One read of the OS generator and one clock reading per batch, not one per episode.
-    refs = iter(
-        secrets.token_bytes(16 * len(rows)).hex()[i : i + 32] for i in range(0, 32 * len(rows), 32)
-    )
+    random = secrets.token_bytes(16 * len(rows)).hex()
+    refs = (random[i : i + 32] for i in range(0, len(random), 32))
     now = clock.now()
     for row, person in zip(rows, people.ids, strict=True):
         episode = row.episode
