@@ -151,14 +151,22 @@ def _link(rows: list[LegacyRow], result: BatchResult) -> _People:
 
 def _stored_tokens(candidates: list[dict]) -> dict[tuple[str, int, bytes], int]:
     """Return the stored tokens matching any candidate: (kind, version, digest) -> person."""
-    digests = sorted({d for found in candidates for c in found.values() for _, d in c})
+    wanted: dict[tuple[str, int], set[bytes]] = {}
+    for found in candidates:
+        for kind, pairs in found.items():
+            for version, digest in pairs:
+                wanted.setdefault((kind, version), set()).add(digest)
     known = {}
-    for part in _chunks(digests):
-        stmt = select(
-            LinkageToken.kind, LinkageToken.key_version, LinkageToken.digest, LinkageToken.person_id
-        ).where(LinkageToken.digest.in_(part))
-        for kind, version, digest, person in db.session.execute(stmt):
-            known[(kind, version, bytes(digest))] = person
+    # By kind and version first: the unique index on (kind, key_version, digest) answers.
+    for (kind, version), digests in sorted(wanted.items()):
+        for part in _chunks(sorted(digests)):
+            stmt = select(LinkageToken.digest, LinkageToken.person_id).where(
+                LinkageToken.kind == kind,
+                LinkageToken.key_version == version,
+                LinkageToken.digest.in_(part),
+            )
+            for digest, person in db.session.execute(stmt):
+                known[(kind, version, bytes(digest))] = person
     return known
 
 
