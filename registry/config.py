@@ -132,6 +132,8 @@ class Defaults:
     IMPORT_BATCH = 5000
     IMPORT_DEFAULT_PROTOCOL = "psychosocial_outpatient"
     IMPORT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+    # SQLite page cache (KiB) of `registry import`, a process of its own that ends with it.
+    IMPORT_SQLITE_CACHE_KIB = 256 * 1024
     # Canonical base URL of exported FHIR resources (PlanDefinition.url).
     FHIR_BASE_URL = "https://registry.example/fhir"
     # Start without a keyring (the CLI does, so that `init` can create one); never in service.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from registry.errors import Conflict, ValidationFailed
@@ -24,7 +25,13 @@ def import_command(path: str, batch: int | None) -> None:
 
     try:
         with open(path, "rb") as stream:
-            run = run_import(stream, batch_size=batch, actor=(None, "cli"), after_batch=progress)
+            run = run_import(
+                stream,
+                batch_size=batch,
+                actor=(None, "cli"),
+                after_batch=progress,
+                sqlite_cache_kib=current_app.config["IMPORT_SQLITE_CACHE_KIB"],
+            )
     except ValidationFailed as exc:
         problems = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.errors.items())
         raise click.ClickException(f"the file was not imported: {problems}") from None
