@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REGISTRY_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-postgres test-browser browser screenshots bench bench-instructions bench-ceiling bench-scale lint format install clean \
+.PHONY: run test test-postgres test-browser browser screenshots bench bench-instructions bench-scale bench-import lint format install clean \
 	translations lock lock-upgrade audit-deps fuzz crash-long soak
 
 install: $(STAMP)
@@ -86,23 +86,18 @@ bench-instructions: $(STAMP)
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	cd bench && ../$(BIN)/python instructions.py $(INSTR_ARGS)
 
-# What this machine allows each throughput target: the floor plus the work itself on the raw
-# driver (bench/ceiling.py) beside the real endpoint; a booking also through only the libraries
-# it must use (bench/stack_booking_app.py). BENCH_DATABASE_URL= for PostgreSQL (then
-# registration, whose target is on SQLite, is skipped).
-bench-ceiling: $(STAMP)
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(if $(BENCH_DATABASE_URL),,cd bench && ../$(BIN)/python ceiling.py registration)
-	cd bench && ../$(BIN)/python ceiling.py event $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
-	cd bench && ../$(BIN)/python ceiling.py booking --stack none --stack limiter,schemas,sqlalchemy \
-		$(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL) --bookings 8000)
-
 # The scale check of issue "Patients": linked registration at 0 and at 1,000,000 persons, on
 # SQLite, or on PostgreSQL (filled by two writers) with BENCH_DATABASE_URL=postgresql+psycopg://…
 bench-scale: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cd bench && ../$(BIN)/python registration.py --persons 1000000 \
 		$(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL) --fill-processes 2)
+
+# Import of a legacy register (docs/import.md): records per second beside the target, on SQLite
+# or with BENCH_DATABASE_URL=postgresql+psycopg://… on PostgreSQL; IMPORT_RECORDS= to change N.
+bench-import: $(STAMP)
+	cd bench && ../$(BIN)/python import.py $(if $(IMPORT_RECORDS),--records $(IMPORT_RECORDS)) \
+		$(if $(BENCH_DATABASE_URL),--database $(BENCH_DATABASE_URL))
 
 # Soak: a fixed-rate realistic mix against two instances on PostgreSQL; fails on any lost write
 # or 5xx. A new database is made on the server SOAK_DATABASE_URL names, and dropped afterwards.

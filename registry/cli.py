@@ -23,6 +23,7 @@ def main() -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
+    from registry.imports.cli import import_command
     from registry.oversight.cli import oversight_group
     from registry.patients.cli import keys_group, reidentify_command
     from registry.stats.cli import stats_group
@@ -40,6 +41,7 @@ def register_commands(app: Flask) -> None:
         scheduler_command,
         stats_group,
         synth_command,
+        import_command,
     ):
         app.cli.add_command(command)
 

@@ -126,6 +126,14 @@ class Defaults:
     # Episodes per page of GET /api/v1/episodes, and the most a client may ask for.
     EPISODES_PER_PAGE = 50
     EPISODES_MAX_PER_PAGE = 200
+    # Import of the legacy register (docs/import.md): rows per committed batch; the protocol of
+    # a row that names none; the largest file POST /api/v1/admin/imports takes (the CLI has no
+    # limit). The server holds a request's whole body in memory before it runs the view.
+    IMPORT_BATCH = 5000
+    IMPORT_DEFAULT_PROTOCOL = "psychosocial_outpatient"
+    IMPORT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+    # SQLite page cache (KiB) of `registry import`, a process of its own that ends with it.
+    IMPORT_SQLITE_CACHE_KIB = 256 * 1024
     # Canonical base URL of exported FHIR resources (PlanDefinition.url).
     FHIR_BASE_URL = "https://registry.example/fhir"
     # Start without a keyring (the CLI does, so that `init` can create one); never in service.

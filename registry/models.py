@@ -5,6 +5,7 @@ from registry.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.auth.models import ApiToken, User, UserCredential, UserRole
 from registry.console.models import ConsoleSession
 from registry.episodes.models import ComplianceFlag, Episode, EpisodeEvent, EpisodeMigration
+from registry.imports.models import ImportRun
 from registry.jobs_models import JobRun, SchedulerLease
 from registry.oversight.models import OversightFinding
 from registry.patients.models import (
@@ -36,6 +37,7 @@ __all__ = [
     "EpisodeEvent",
     "EpisodeMigration",
     "Escrow",
+    "ImportRun",
     "JobRun",
     "LinkageToken",
     "OstEnrolment",

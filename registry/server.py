@@ -20,6 +20,9 @@ from gunicorn.workers.gasgi import ASGIWorker
 from registry import load_config
 from registry.web import new_request_id, secure
 
+# The one route that takes a whole file: POST of an import (registry/api/imports).
+IMPORT_PATH = "/api/v1/admin/imports"
+
 _DETAIL = {
     408: "the request was not sent in time",
     413: "the request body is too large",
@@ -33,22 +36,33 @@ class BodyTooLarge(Exception):
 class WholeRequests:
     """ASGI app that reads a request's body whole, in bounded time and size, then runs WSGI."""
 
-    def __init__(self, wsgi_app, *, threads: int, body_seconds: float, max_body: int):
+    def __init__(
+        self,
+        wsgi_app,
+        *,
+        threads: int,
+        body_seconds: float,
+        max_body: int,
+        larger_paths: dict[str, int] | None = None,
+    ):
         self.app = WSGIMiddleware(wsgi_app, workers=threads)
         self.body_seconds = body_seconds
         self.max_body = max_body
+        # Paths that take larger bodies (an import's file) than every other route may send.
+        self.larger_paths = larger_paths or {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self.max_body:
+        max_body = self.larger_paths.get(scope.get("path", ""), self.max_body)
+        if declared.isdigit() and int(declared) > max_body:
             await refuse(send, scope, 413)  # at once, before a byte of the body
             return
         try:
             async with asyncio.timeout(self.body_seconds):
-                body = await read_body(receive, self.max_body)
+                body = await read_body(receive, max_body)
         except TimeoutError:
             await refuse(send, scope, 408)
             return
@@ -133,6 +147,7 @@ class WholeRequestWorker(ASGIWorker):
             threads=self.cfg.threads,
             body_seconds=config["REQUEST_BODY_SECONDS"],
             max_body=max(config["MAX_CONTENT_LENGTH"], config["PROTOCOL_MAX_REQUEST_BYTES"]),
+            larger_paths={IMPORT_PATH: config["IMPORT_MAX_REQUEST_BYTES"]},
         )
 
 

@@ -103,7 +103,8 @@ def prepare_request() -> None:
             bool(req.content_length)
             or "chunked" in req.headers.get("Transfer-Encoding", "").lower()
         )
-        if has_body and not req.is_json:
+        uploads = getattr(view, "takes_files", False) and req.mimetype == "multipart/form-data"
+        if has_body and not req.is_json and not uploads:
             raise UnsupportedMediaType()
     refuse_unstorable_text(req)
 
@@ -133,6 +134,12 @@ def larger_body(setting: str):
         return view
 
     return mark
+
+
+def takes_files(view):
+    """Let an API view take a multipart/form-data upload instead of a JSON body."""
+    view.takes_files = True
+    return view
 
 
 def register_web_hooks(app: Flask) -> None:

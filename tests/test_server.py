@@ -7,7 +7,12 @@ from registry.server import WholeRequests
 
 
 def serve(
-    chunks: list[bytes], max_body: int = 10, headers=(), complete: bool = True
+    chunks: list[bytes],
+    max_body: int = 10,
+    headers=(),
+    complete: bool = True,
+    path: str = "/x",
+    larger_paths: dict | None = None,
 ) -> tuple[list[dict], list[bytes]]:
     """Run one request through WholeRequests; return what it sent and the bodies the app read.
 
@@ -35,14 +40,16 @@ def serve(
     scope = {
         "type": "http",
         "method": "POST",
-        "path": "/x",
+        "path": path,
         "query_string": b"",
         "http_version": "1.1",
         "headers": list(headers),
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
     }
-    front = WholeRequests(app, threads=2, body_seconds=5, max_body=max_body)
+    front = WholeRequests(
+        app, threads=2, body_seconds=5, max_body=max_body, larger_paths=larger_paths
+    )
     asyncio.run(front(scope, receive, send))
     return sent, read
 
@@ -63,6 +70,15 @@ def test_a_body_growing_past_the_cap_is_refused_before_the_app_runs():
 
 def test_a_declared_length_past_the_cap_is_refused_unread():
     sent, read = serve([b"1"], max_body=10, headers=[(b"content-length", b"11")])
+    assert read == [] and sent[0]["status"] == 413
+
+
+def test_only_the_import_path_takes_a_larger_body():
+    larger = {"/api/v1/admin/imports": 20}
+    chunks = [b"123456", b"789012"]
+    sent, read = serve(chunks, path="/api/v1/admin/imports", larger_paths=larger)
+    assert read == [b"123456789012"] and sent[0]["status"] == 200
+    sent, read = serve(chunks, path="/api/v1/patients", larger_paths=larger)
     assert read == [] and sent[0]["status"] == 413
 
 

@@ -15,6 +15,7 @@ def register_api(app: Flask) -> None:
     from registry.api.episodes.routes import blp as episodes_blp
     from registry.api.episodes.routes import migrations_blp
     from registry.api.health.routes import blp as health_blp
+    from registry.api.imports.routes import blp as imports_blp
     from registry.api.links import LinksPlugin
     from registry.api.me.routes import blp as me_blp
     from registry.api.oversight.routes import blp as oversight_blp
@@ -45,6 +46,7 @@ def register_api(app: Flask) -> None:
         episodes_blp,
         migrations_blp,
         stats_blp,
+        imports_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)

@@ -112,6 +112,8 @@ POLICY: dict[str, Access] = {
     "POST /api/v1/patients/merges/<merge_id>/split": _allow(C, clinic_scoped=True),
     "GET /api/v1/patients/<pseudonym>": _allow(C, clinic_scoped=True),
     "DELETE /api/v1/patients/<pseudonym>": _allow(AD),
+    # Moving the legacy register in: operators only (docs/import.md).
+    "POST /api/v1/admin/imports": _allow(AD),
     # Episodes: clinicians of the episode's clinic.
     "POST /api/v1/episodes": _allow(C, clinic_scoped=True),
     "GET /api/v1/episodes": _allow(C),

@@ -63,6 +63,8 @@ def _next_batch(after: int) -> tuple[list, dict, dict]:
         select(Episode, Clinic.timezone)
         .join(Clinic, Clinic.id == Episode.clinic_id)
         .where(Episode.status == EpisodeStatus.OPEN, Episode.id > after)
+        # Imported episodes are the legacy register's history: no rule checks them.
+        .where(Episode.imported.is_(False))
         .order_by(Episode.id)
         .limit(BATCH)
     ).all()

@@ -54,6 +54,8 @@ def migrate(
         select(Episode, Clinic.timezone)
         .join(Clinic, Clinic.id == Episode.clinic_id)
         .where(Episode.protocol_version_id == source.id, Episode.status == EpisodeStatus.OPEN)
+        # Imported history was never checked by a protocol: it stays on its version, unreplayed.
+        .where(Episode.imported.is_(False))
         .order_by(Episode.id)
     )
     if not dry_run:  # no event may slip in between the replay and the move

@@ -94,6 +94,9 @@ class Episode(db.Model):
     admission_override_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Moved in from the legacy register (docs/import.md): history the protocol's rules never
+    # checked, so the daily compliance job and protocol migrations leave it alone.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # -- TDI 3.0 admission record ------------------------------------------------------------
     centre_type: Mapped[str] = mapped_column(String(20))

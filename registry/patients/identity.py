@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from registry import clock
 from registry.crypto.errors import InvalidIdentity
-from registry.crypto.iin import canonical_iin, check_consistent, validate_iin
+from registry.crypto.iin import check_consistent, validate_iin
 from registry.crypto.names import name_key_material
 from registry.errors import ValidationFailed
 
@@ -28,6 +28,10 @@ class Identity:
     # (kind, material) in lookup order: the most specific first.
     materials: tuple[tuple[str, bytes], ...] = field(repr=False)
     escrow_plaintext: bytes = field(repr=False)
+    # The birth date and sex the identity gives (from the IIN, or as stated with a name):
+    # an import records them in the TDI items (birth year and month, sex).
+    birth_date: dt.date | None = field(default=None, repr=False)
+    sex: str | None = field(default=None, repr=False)
 
 
 def _invalid(exc: InvalidIdentity) -> ValidationFailed:
@@ -69,10 +73,12 @@ def _iin_identity(fields: dict) -> Identity:
             birth_date if birth_date is not None else info.birth_date,
             sex if sex is not None else info.sex,
         )
-    iin = canonical_iin(fields["iin"])
+    iin = fields["iin"].strip()  # canonical: validate_iin checked these 12 ASCII digits
     return Identity(
         materials=(("iin", iin.encode("ascii")),),
         escrow_plaintext=_escrow_json({"iin": iin}),
+        birth_date=info.birth_date,
+        sex=info.sex.value,
     )
 
 
@@ -98,7 +104,12 @@ def _name_identity(fields: dict) -> Identity:
     clean = {name: _tidy(fields[name]) for name in NAME_FIELDS if fields.get(name)}
     clean["birth_date"] = _date_text(fields["birth_date"])
     clean["sex"] = str(fields["sex"])
-    return Identity(materials=tuple(materials), escrow_plaintext=_escrow_json(clean))
+    return Identity(
+        materials=tuple(materials),
+        escrow_plaintext=_escrow_json(clean),
+        birth_date=fields["birth_date"],
+        sex=clean["sex"],
+    )
 
 
 def _tidy(text: str) -> str:

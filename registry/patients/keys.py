@@ -44,14 +44,17 @@ def _prefixes(history: dict[int, bytes]) -> list[dict[int, bytes]]:
     return [{v: history[v] for v in versions[: i + 1]} for i in range(len(versions))]
 
 
-def token_candidates(kind: str, material: bytes) -> list[tuple[int, bytes]]:
+def token_candidates(
+    kind: str, material: bytes, history: dict[int, bytes] | None = None
+) -> list[tuple[int, bytes]]:
     """Return (version, digest) of an identifier under every linkage key version.
 
     During a rotation stored tokens carry old and new versions side by side, so a lookup
-    must match either; the newest candidate is the one new rows store.
+    must match either; the newest candidate is the one new rows store. A batch passes the
+    linkage key history it read once.
     """
     domain = KIND_DOMAINS[kind]
-    history = key_history("linkage")
+    history = key_history("linkage") if history is None else history
     digest = None
     out = []
     for version in sorted(history):

@@ -262,7 +262,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
     }
     # A new person's keys and escrow blob are made, and the identity looked up, before the
     # write lock is taken: most registrations are of new persons, and others wait for none of it.
-    fresh, pseudonym = _prepared_person(identity), new_code(PSEUDONYM)
+    fresh, pseudonym = prepared_person(identity), new_code(PSEUDONYM)
     found = read_before_writing(lambda: _find_by_identity(candidates))
     for _ in range(_RETRIES):
         person, missing = found
@@ -274,7 +274,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
             outcome = FOUND if facts.new_here else EXISTING
             record("patient.register", "pseudonym", facts.pseudonym, outcome=outcome)
             return facts
-        person, blob = fresh or _prepared_person(identity)
+        person, blob = fresh or prepared_person(identity)
         db.session.flush()  # a batch caller's pending changes stay out of the savepoint
         try:
             with driver_savepoint(db.session.connection()):
@@ -294,7 +294,7 @@ def register_linked(clinic_id: int, identity_fields: dict) -> PatientFacts:
     raise Conflict("the registration clashed with concurrent ones; try again")
 
 
-def _prepared_person(identity: Identity) -> tuple[NewPerson, Escrow | None]:
+def prepared_person(identity: Identity) -> tuple[NewPerson, Escrow | None]:
     """Return a new person's row and its escrow blob (None when escrow is off)."""
     person = _unsaved_person()
     # The blob is bound to the person key, not the id, so it can be sealed before the insert.
@@ -302,26 +302,38 @@ def _prepared_person(identity: Identity) -> tuple[NewPerson, Escrow | None]:
 
 
 def _find_by_identity(candidates: dict) -> tuple[Person | None, list[str]]:
-    """Return the matching person and the token kinds to add; or None and kinds to store.
+    """Return the matching person and the token kinds to add; or None and kinds to store."""
+    person_id, missing = match_identity(candidates)
+    return (None if person_id is None else _person(person_id)), missing
+
+
+def match_identity(
+    candidates: dict,
+    holder: Callable[[str, list], int | None] | None = None,
+    has_kind: Callable[[int, str], bool] | None = None,
+) -> tuple[int | None, list[str]]:
+    """Return the id of the matching person and the token kinds to add; or None and kinds to store.
 
     A patronymic token wins; a bare name token matches only a person without a different
-    patronymic on record, since two people may share name, birth date and sex.
+    patronymic on record, since two people may share name, birth date and sex. `holder` and
+    `has_kind` look tokens up: in the database by default, in a batch's own map for an import.
     """
+    holder, has_kind = holder or keys.find_token_holder, has_kind or _has_kind
     if "iin" in candidates:
-        holder = keys.find_token_holder("iin", candidates["iin"])
-        return (_person(holder), []) if holder is not None else (None, ["iin"])
+        found = holder("iin", candidates["iin"])
+        return (found, []) if found is not None else (None, ["iin"])
     if "name_patronymic" in candidates:
-        holder = keys.find_token_holder("name_patronymic", candidates["name_patronymic"])
-        if holder is not None:
-            return _person(holder), []
-        holder = keys.find_token_holder("name", candidates["name"])
-        if holder is None:
+        found = holder("name_patronymic", candidates["name_patronymic"])
+        if found is not None:
+            return found, []
+        found = holder("name", candidates["name"])
+        if found is None:
             return None, ["name_patronymic", "name"]
-        if _has_kind(holder, "name_patronymic"):
+        if has_kind(found, "name_patronymic"):
             return None, ["name_patronymic"]
-        return _person(holder), ["name_patronymic"]
-    holder = keys.find_token_holder("name", candidates["name"])
-    return (_person(holder), []) if holder is not None else (None, ["name"])
+        return found, ["name_patronymic"]
+    found = holder("name", candidates["name"])
+    return (found, []) if found is not None else (None, ["name"])
 
 
 def _person(person_id: int) -> Person:

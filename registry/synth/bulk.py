@@ -120,7 +120,7 @@ def _discharge_check(episode: dict, version: ProtocolVersion, path: str) -> list
     return found
 
 
-def _ids(model, rows: list[dict], unique: str) -> list[int]:
+def insert_ids(model, rows: list[dict], unique: str) -> list[int]:
     """Insert rows in bulk and return their ids in the rows' order."""
     if not rows:
         return []
@@ -142,7 +142,7 @@ def _ids(model, rows: list[dict], unique: str) -> list[int]:
     return [found[row[unique]] for row in rows]
 
 
-def _insert(model, rows: list[dict]) -> None:
+def insert_rows(model, rows: list[dict]) -> None:
     """Insert rows in bulk: COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
@@ -246,7 +246,7 @@ def _persons(people: dict, episodes: list[dict]) -> list[int]:
                 "erased": False,
             }
         )
-    ids = _ids(Person, rows, "person_key")
+    ids = insert_ids(Person, rows, "person_key")
     # What care_card_candidates(code)[-1] gives, with the key history read once per batch.
     history = keys.key_history("care_card")
     cards = [
@@ -257,7 +257,7 @@ def _persons(people: dict, episodes: list[dict]) -> list[int]:
         }
         for person_id in ids
     ]
-    _insert(CareCard, cards)
+    insert_rows(CareCard, cards)
     return ids
 
 
@@ -267,7 +267,7 @@ def _pseudonyms(person_ids: list[int], episodes: list[dict], clinic_of: list[int
         {"domain": clinic_domain(c), "value": new_code(PSEUDONYM), "person_id": p}
         for p, c in sorted(pairs)
     ]
-    _insert(Pseudonym, rows)
+    insert_rows(Pseudonym, rows)
 
 
 def _episodes(person_ids, episodes, clinic_of, versions) -> list[int]:
@@ -304,7 +304,7 @@ def _episodes(person_ids, episodes, clinic_of, versions) -> list[int]:
                 **{n: admission.get(n) for n in codes.admission_items() if n != "centre_type"},
             }
         )
-    return _ids(Episode, rows, "ref")
+    return insert_ids(Episode, rows, "ref")
 
 
 def _centre_types(clinic_ids: set[int]) -> dict[int, str]:
@@ -348,5 +348,5 @@ def _events_and_enrolments(person_ids, episodes, episode_ids, clinic_of, version
             )
     for row in events:
         row.setdefault("violations", [])
-    _insert(EpisodeEvent, events)
-    _insert(OstEnrolment, enrolments)
+    insert_rows(EpisodeEvent, events)
+    insert_rows(OstEnrolment, enrolments)

@@ -230,3 +230,11 @@ def test_longest_format_still_detects_double_errors():
 
 def test_aliases_match_design_names():
     assert codes.format is format_code and codes.parse is parse_code
+
+
+@pytest.mark.parametrize("fmt", [codes.CARE_CARD, codes.PSEUDONYM])
+def test_codes_made_in_bulk_are_valid_distinct_codes_of_their_format(fmt):
+    made = codes.new_codes(200, fmt)
+    assert len(set(made)) == 200
+    assert all(codes.parse_code(code, fmt) == code for code in made)
+    assert codes.new_codes(0, fmt) == []

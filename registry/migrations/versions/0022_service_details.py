@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_service_details"
-down_revision = "0020_console_sign_in"
+down_revision = "0021_imported_episodes"
 branch_labels = None
 depends_on = None
 
