@@ -20,6 +20,7 @@ primary and those published earlier are kept published, so that no two releases 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -39,6 +40,8 @@ OUTSIDE = "\x00outside"  # a code no release counts: not a leaf of the variable
 # Below this many combinations of the variables' leaves, every combination is an atom: exact.
 FULL_PRODUCT_ATOMS = 20_000
 REPAIR_ROUNDS = 3
+# Most cells a release's filtered variables are expanded to (see expansions()).
+EXPAND_CELLS = 20_000
 
 
 @dataclass
@@ -175,8 +178,14 @@ class Space:
             sig = dict(fixed)
             for name, code in zip(dims, codes, strict=True):
                 sig = _meet(sig, base(name), self.allowed(name, (code,)))
-            out.append(tuple(sorted(sig.items())))
+            # Every declared leaf is no condition at all: persons carry declared codes (unknown
+            # values count as not known), so "sex = Total" is the same persons in any table.
+            out.append(tuple(sorted((v, a) for v, a in sig.items() if a != self.every(v))))
         return out
+
+    def every(self, var: str) -> frozenset:
+        """Return every declared leaf of a variable."""
+        return frozenset(self.leaves(var)[:-1])
 
 
 def _meet(sig: dict, var: str, allowed: frozenset) -> dict:
@@ -286,8 +295,10 @@ def count_cliques(
             columns.append([c if c in known else fallback for c in found])
         rows = np.array(columns, dtype=object).T.astype(str).reshape(len(groups.counts), len(names))
         counts = groups.counts.astype(np.int64)
-        if np.prod([float(len(space.leaves(n))) for n in names]) <= FULL_PRODUCT_ATOMS:
-            grids = np.meshgrid(*[space.leaves(n) for n in names], indexing="ij")
+        # Codes outside the declared leaves are atoms only where the data holds them: an
+        # intruder may take every person to carry declared codes.
+        if np.prod([float(len(space.leaves(n)) - 1) for n in names]) <= FULL_PRODUCT_ATOMS:
+            grids = np.meshgrid(*[space.leaves(n)[:-1] for n in names], indexing="ij")
             every = np.stack([g.ravel() for g in grids], axis=1).astype(str)
             rows = np.concatenate([rows, every])
             counts = np.concatenate([counts, np.zeros(len(every), dtype=np.int64)])
@@ -312,6 +323,8 @@ class Union:
     old_published: np.ndarray
     old_hidden: np.ndarray
     new_rows: np.ndarray  # the distinct cell of each cell of the new release
+    threshold: int
+    zero_atoms: np.ndarray  # atoms of cells published earlier as 0 (with their true count 0)
 
     def prior(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the new cells hidden earlier (never published) and those published earlier."""
@@ -319,7 +332,27 @@ class Union:
         return self.old_hidden[self.new_rows] & ~pub, pub
 
 
-def build_union(year: int, measure: str, entries: list[Entry], new: Entry) -> Union:
+def expansions(space: Space, entry: Entry) -> list[Signature]:
+    """Return the entry's cells at every node of each filtered variable (few enough only)."""
+    if not entry.restrict:
+        return []
+    plain = Entry(entry.tables, entry.codes, entry.hidden)
+    cells = set(space.signatures(plain))
+    names = sorted({base(n) for n in entry.restrict})
+    nodes = [[space.allowed(v, (code,)) for code in _dimension(v, space.year).nodes] for v in names]
+    if len(cells) * np.prod([float(len(n)) for n in nodes]) > EXPAND_CELLS:
+        return []  # the monthly release's months: see registry/stats/README.md
+    out = []
+    for sig in cells:
+        for combo in itertools.product(*nodes):
+            cell = dict(sig)
+            for v, allowed in zip(names, combo, strict=True):
+                cell = _meet(cell, v, allowed)
+            out.append(tuple(sorted(cell.items())))
+    return out
+
+
+def build_union(year: int, measure: str, entries: list[Entry], new: Entry, threshold: int) -> Union:
     """Return the distinct cells of earlier entries and the new one, as sums of atoms."""
     space = Space(year)
     seen: dict[Signature, int] = {}
@@ -350,13 +383,26 @@ def build_union(year: int, measure: str, entries: list[Entry], new: Entry) -> Un
         cols += [offsets[i] + np.arange(n_i), offsets[j] + np.arange(len(found[j].counts))]
         vals += [np.ones(n_i), -np.ones(len(found[j].counts))]
         n_rows += len(groups)
-    # Each distinct cell is the sum of its atoms in one clique holding all its variables.
-    counts = np.zeros(len(sigs), dtype=np.int64)
     atom_counts = np.concatenate([c.counts for c in found])
-    for c, sig in enumerate(sigs):
+
+    def atoms_of(sig: Signature) -> np.ndarray:
         names = {v for v, _ in sig}
         k = next(k for k, p in enumerate(parts) if names <= set(p))
-        atoms = offsets[k] + np.flatnonzero(found[k].mask(sig))
+        return offsets[k] + np.flatnonzero(found[k].mask(sig))
+
+    # Cells nobody released but anyone could ask for (a release's tables at every node of its
+    # filtered variables) holding 1..k-1 persons are watched like hidden ones.
+    n_released = len(sigs)
+    for entry in [*entries, new]:
+        for sig in expansions(space, entry):
+            if sig not in seen and 0 < atom_counts[atoms_of(sig)].sum() < threshold:
+                seen[sig] = len(seen)
+                sigs.append(sig)
+    watched = np.arange(len(sigs)) >= n_released
+    # Each distinct cell is the sum of its atoms in one clique holding all its variables.
+    counts = np.zeros(len(sigs), dtype=np.int64)
+    for c, sig in enumerate(sigs):
+        atoms = atoms_of(sig)
         counts[c] = atom_counts[atoms].sum()
         rows += [np.full(len(atoms) + 1, n_rows + c)]
         cols += [np.concatenate([atoms, [n_atoms + c]])]
@@ -369,20 +415,39 @@ def build_union(year: int, measure: str, entries: list[Entry], new: Entry) -> Un
     flags = np.concatenate([e.hidden for e in entries]) if entries else np.zeros(0, dtype=bool)
     old_published = _mark(len(sigs), ids[:n_old][~flags])
     old_hidden = _mark(len(sigs), ids[:n_old][flags])
-    return Union(sigs, a, atom_counts, counts, old_published, old_hidden, ids[n_old:])
+    old_hidden |= watched
+    cell_rows = a[n_rows:, :n_atoms]
+    zero = np.flatnonzero(old_published & (counts == 0))
+    zero_atoms = np.asarray(abs(cell_rows[zero]).sum(axis=0)).ravel() > 0
+    return Union(
+        sigs, a, atom_counts, counts, old_published, old_hidden, ids[n_old:], threshold, zero_atoms
+    )
 
 
 def audit_union(union: Union, new_hidden: np.ndarray, safety: float):
-    """Audit every hidden cell holding persons, earlier or new, over everything published."""
+    """Audit every hidden or watched cell of 1..k-1 persons over everything published.
+
+    Returns None when the new release publishes nothing new and hides no new such cell: the
+    union is then the one already audited.
+    """
     n_cells = len(union.signatures)
     n_atoms = len(union.atom_counts)
-    published = union.old_published | _mark(n_cells, union.new_rows[~new_hidden])
+    new_pub = _mark(n_cells, union.new_rows[~new_hidden])
+    published = union.old_published | new_pub
     hidden = (union.old_hidden | _mark(n_cells, union.new_rows[new_hidden])) & ~published
+    # Sensitive cells: 1..k-1 persons. A hidden cell of k or more is hidden only to protect
+    # these (its own release's audit proves it wide on its own); one of nobody describes no one,
+    # and with empty atoms fixed at 0 it would be pinned at 0 by construction.
+    sensitive = hidden & (union.counts > 0) & (union.counts < union.threshold)
+    if not (new_pub & ~union.old_published).any() and not (sensitive & ~union.old_hidden).any():
+        return None
+    # Atoms of a cell published as 0 are 0 in every feasible point: known, not unknown.
+    unknown = np.concatenate([~union.zero_atoms, ~published])
+    for c in np.flatnonzero(new_pub & (union.counts == 0)):
+        row = union.constraints.getrow(union.constraints.shape[0] - n_cells + c)
+        unknown[row.indices[row.indices < n_atoms]] = False
     values = np.concatenate([union.atom_counts, union.counts]).astype(float)
-    unknown = np.concatenate([np.ones(n_atoms, dtype=bool), ~published])
-    # A hidden cell of nobody describes no one, and with empty atoms fixed at 0 it would be
-    # pinned at 0 by construction: only cells holding persons are targets.
-    targets = np.concatenate([np.zeros(n_atoms, dtype=bool), hidden & (union.counts > 0)])
+    targets = np.concatenate([np.zeros(n_atoms, dtype=bool), sensitive])
     report = audit_targets(union.constraints, values, unknown, targets, safety)
     report.cells = report.cells - n_atoms
     return report
@@ -395,17 +460,21 @@ def _mark(n: int, where: np.ndarray) -> np.ndarray:
 
 
 def repair_union(
-    union: Union, new_hidden: np.ndarray, keep: np.ndarray, safety: float
+    union: Union, new_hidden: np.ndarray, keep: np.ndarray, safety: float, hide_all: bool = False
 ) -> tuple[np.ndarray, dict]:
     """Hide more of the new release until the union audit passes; refuse (422) otherwise.
 
     Each round hides the new release's own published cells that can share persons with a
-    failing cell (margins in `keep` only in the last round). Hiding more never narrows.
+    failing cell (margins in `keep` only in the last round). Hiding more never narrows. With
+    `hide_all` (scheduled releases, which cannot be refused), what still fails hides every
+    cell not published earlier instead of refusing.
     """
     new_hidden = new_hidden.copy()
     own = ~union.old_published[union.new_rows]  # published earlier: hiding them changes nothing
     for rnd in range(REPAIR_ROUNDS + 1):
         report = audit_union(union, new_hidden, safety)
+        if report is None:
+            return new_hidden, {"passed": True, "nothing_new": True}
         if report.passed:
             return new_hidden, _summary(report, rnd)
         if rnd == REPAIR_ROUNDS:
@@ -420,6 +489,10 @@ def repair_union(
         if not candidates.any():
             break
         new_hidden |= candidates
+    if hide_all:
+        # A release that publishes nothing new tells nothing new: it always passes.
+        new_hidden |= own
+        return new_hidden, {"passed": True, "hidden_all_new": True}
     raise ValidationFailed(
         "this table cannot be released without narrowing a cell hidden in this or an earlier "
         "release of the year",
@@ -451,6 +524,8 @@ class Ledgered:
     measure: str
     restrict: dict
     entries: list[Entry]
+    threshold: int
+    hide_all: bool = False  # scheduled releases: hide what fails rather than refuse
     union: Union | None = None
     entry: Entry | None = None
     summary: dict = field(default_factory=dict)
@@ -460,7 +535,7 @@ class Ledgered:
         if not self.entries:
             return None, None
         new = entry_of(model, np.zeros(model.n_cells, dtype=bool), self.restrict)
-        self.union = build_union(self.year, self.measure, self.entries, new)
+        self.union = build_union(self.year, self.measure, self.entries, new, self.threshold)
         return self.union.prior()
 
     def settle(
@@ -469,12 +544,12 @@ class Ledgered:
         """Return the final hidden mask after the union audit; keep the entry and summary."""
         self.summary = {"earlier_releases": len(self.entries), "passed": True}
         if self.union is not None:
-            hidden, more = repair_union(self.union, hidden, keep, safety)
+            hidden, more = repair_union(self.union, hidden, keep, safety, self.hide_all)
             self.summary.update(more)
         self.entry = entry_of(model, hidden, self.restrict)
         return hidden
 
 
-def start(year: int, measure: str, restrict: dict | None = None) -> Ledgered:
+def start(year: int, measure: str, threshold: int, restrict: dict | None = None) -> Ledgered:
     """Begin a ledgered release: load the year's earlier entries."""
-    return Ledgered(year, measure, dict(restrict or {}), earlier(year, measure))
+    return Ledgered(year, measure, dict(restrict or {}), earlier(year, measure), threshold)

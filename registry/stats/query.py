@@ -193,9 +193,11 @@ def protect_table(
     records, keys, weights = select_groups(groups, query, dims)
     params = params or sdc_params()
     if weights.sum() < current_app.config["STATS_MIN_POPULATION"]:
-        return _fully_suppressed(model, params)
+        # Recorded too: its cells are hidden, and later releases must not narrow them.
+        hidden = ledger.entry_of(model, np.ones(model.n_cells, dtype=bool), restriction(query))
+        return {**_fully_suppressed(model, params), "ledger": (query.year, query.measure, hidden)}
     refuse_costly(model.n_cells, int(model.inner.sum()), int(weights.sum()))
-    ledgered = ledger.start(query.year, query.measure, restriction(query))
+    ledgered = ledger.start(query.year, query.measure, params.threshold, restriction(query))
     counts, cell_keys = model.count(records, keys, weights)
     release = protect_ledgered(model, counts, cell_keys, params, ledgered)
     out = release.to_dict()

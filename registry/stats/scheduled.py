@@ -68,7 +68,8 @@ def protect_standard_set(year: int, month: int) -> tuple[LinkedReleaseModel, lis
     groups = through_month_only(groups, month)
     records, keys, weights = select_groups(groups, TableQuery("persons", year, dims, {}), dims)
     months = tuple(f"{year}-{m:02d}" for m in range(1, month + 1))
-    ledgered = ledger.start(year, "persons", {"period": months})
+    ledgered = ledger.start(year, "persons", sdc_params().threshold, {"period": months})
+    ledgered.hide_all = True  # a monthly release hides what the union audit fails, never stops
     cells, record = protect_linked(model, records, keys, weights, ledgered)
     record["ledger_entry"] = (year, "persons", ledgered.entry)
     return model, cells, record
