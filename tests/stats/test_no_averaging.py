@@ -61,7 +61,9 @@ class Adversary:
             self.columns["drug_group"] = leaf_codes("drug_group", YEAR, self.columns["drug"])
         self.rows: list[np.ndarray] = []
         self.values: list[int | None] = []
-        self.names: list = []
+        self.protected: list[bool] = []  # False: a population below the minimum, all hidden
+        self.answer: list[int] = []  # which answer, in the order asked
+        self.answers = 0
 
     def learn(self, answer: dict) -> None:
         """Add every cell of an answer: published ones are facts, hidden ones are targets."""
@@ -73,7 +75,9 @@ class Adversary:
                     member &= np.isin(self.columns[name], list(_leaves_under(name, code)))
             self.rows.append(member)
             self.values.append(cell["value"])
-            self.names.append((filters, cell["key"]))
+            self.protected.append(not answer["protection"].get("below_minimum_population"))
+            self.answer.append(self.answers)
+        self.answers += 1
 
     def truth(self) -> np.ndarray:
         """Return the true atom counts, as the service counts persons."""
@@ -118,10 +122,20 @@ class Adversary:
         return out
 
     def hidden_and_published(self) -> set[bytes]:
-        """Return the cells (as sets of atoms) hidden in one answer and published in another."""
-        hidden = {r.tobytes() for r, v in zip(self.rows, self.values, strict=True) if v is None}
-        shown = {r.tobytes() for r, v in zip(self.rows, self.values, strict=True) if v is not None}
-        return hidden & shown
+        """Return the cells protection hid in one answer and a later answer published.
+
+        (The other way round hides nothing: a cell published first stays known.)
+        """
+        first_hidden: dict[bytes, int] = {}
+        cells = zip(self.rows, self.values, self.protected, self.answer, strict=True)
+        out = set()
+        for row, value, protected, i in cells:
+            key = row.tobytes()
+            if value is None and protected:
+                first_hidden.setdefault(key, i)
+            elif value is not None and first_hidden.get(key, i) < i:
+                out.add(key)
+        return out
 
 
 def test_a_filter_on_a_union_of_codes_is_refused(client, analyst):
