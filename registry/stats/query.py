@@ -32,7 +32,7 @@ from registry.stats.sdc import (
     protect_release,
 )
 from registry.stats.sdc.deadline import DeadlinePassed, time_budget
-from registry.stats.sdc.pipeline import protected_margins
+from registry.stats.sdc.pipeline import cell_weights
 
 # Outcome of a unit for a rate measure; the release crosses the table with it.
 OUTCOMES = ("yes", "no")
@@ -137,7 +137,8 @@ def _under(name: str, year: int, codes: tuple[str, ...]) -> set[str]:
     return out
 
 
-def _sdc_dimension(name: str, year: int) -> Dimension:
+def sdc_dimension(name: str, year: int) -> Dimension:
+    """Return the disclosure-control dimension of a catalogue dimension or the outcome."""
     if name == OUTCOME:
         return Dimension.flat(OUTCOME, OUTCOMES)
     return DIMENSIONS[name].sdc_dimension(year)
@@ -189,7 +190,7 @@ def protect_table(
     answer's "ledger" item is what `record_release` writes to the ledger with it.
     """
     dims = tuple(dict.fromkeys(d for t in tables for d in t.dims))
-    model = ReleaseModel([_sdc_dimension(d, query.year) for d in dims], tables)
+    model = ReleaseModel([sdc_dimension(d, query.year) for d in dims], tables)
     records, keys, weights = select_groups(groups, query, dims)
     params = params or sdc_params()
     if weights.sum() < current_app.config["STATS_MIN_POPULATION"]:
@@ -219,7 +220,8 @@ def protect_ledgered(
     must_hide, must_publish = ledgered.prior(model)
     release = protect_release(model, counts, cell_keys, params, must_hide, must_publish)
     hidden = release.status == CellStatus.SUPPRESSED.value
-    final = ledgered.settle(model, hidden, protected_margins(model), params.safety)
+    weights = cell_weights(model, counts, params)
+    final = ledgered.settle(model, counts, hidden, weights, params.safety)
     return release.hide(final)
 
 

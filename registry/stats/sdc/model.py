@@ -168,22 +168,6 @@ class ReleaseModel:
             counts[ids], keys[ids] = t_counts[ids], t_keys[ids] % KEY_MODULUS
         return counts, keys
 
-    def membership(self, records: Mapping[str, np.ndarray]) -> sparse.csr_matrix:
-        """Return the 0/1 matrix (cells × records): which cells count each record."""
-        leaf = {n: self._leaf_index(n, v) for n, v in records.items()}
-        n = len(next(iter(leaf.values())))
-        rows, cols = [], []
-        for table in self.tables:
-            for cell, ok in self._contributions(table, leaf):
-                rows.append(cell[ok])
-                cols.append(np.flatnonzero(ok))
-        if not rows:
-            return sparse.csr_matrix((self.n_cells, n))
-        r, c = np.concatenate(rows), np.concatenate(cols)
-        out = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(self.n_cells, n))
-        out.data[:] = 1.0  # a cell shared by two tables counts a record once
-        return out
-
     def _leaf_index(self, name: str, values: np.ndarray) -> np.ndarray:
         """Convert codes or node indices of one dimension into node indices."""
         dim = self.dimensions[self._pos[name]]
