@@ -16,7 +16,7 @@ import opendp.prelude as dp
 from flask import current_app
 
 from registry.audit.log import record
-from registry.errors import ValidationFailed
+from registry.errors import NotFound, ValidationFailed
 from registry.stats.catalogue import DIMENSIONS
 from registry.stats.dp_budget import spend, to_micro
 from registry.stats.population import count_groups
@@ -83,6 +83,27 @@ def run_dp_query(data: dict, user_id: int) -> tuple[TableQuery, dict]:
     if query.measure != "persons":
         # Persons are counted once; episode measures would need per-person contribution bounds.
         raise ValidationFailed(errors={"measure": ["differential privacy answers persons only"]})
+    return query, dp_answer(query, user_id)
+
+
+def run_dp_tdi(name: str, year: int, user_id: int) -> tuple[dict, dict]:
+    """Answer a standard table under differential privacy, charged like any query.
+
+    A DP analyst never receives the protected (cell-suppressed) release: it carries no epsilon,
+    so no budget could account for it. Each read is a fresh noisy answer and costs epsilon.
+    """
+    from registry.stats import tdi  # tdi imports the query module, as this one does
+
+    if name not in tdi.TDI_TABLES:
+        raise NotFound("no such standard table")
+    tdi.check_year(year)
+    dims = (*tdi.TDI_TABLES[name].dims, tdi.SPLIT)
+    answer = dp_answer(TableQuery("persons", year, dims, {}), user_id)
+    return tdi.definition(name, year), tdi.in_parts(answer)
+
+
+def dp_answer(query: TableQuery, user_id: int) -> dict:
+    """Charge the analyst's budget, then count and answer the query with noise."""
     config = current_app.config
     epsilon = float(config["STATS_DP_EPSILON"])
     budget = spend(user_id, to_micro(epsilon))
@@ -107,7 +128,7 @@ def run_dp_query(data: dict, user_id: int) -> tuple[TableQuery, dict]:
         "cells": model.n_cells,
         "budget": budget,
     }
-    return query, {"cells": cells_of(model, values, threshold), "protection": protection}
+    return {"cells": cells_of(model, values, threshold), "protection": protection}
 
 
 def audit_dp_release(ref: str) -> None:

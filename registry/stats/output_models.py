@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import db
@@ -48,3 +48,19 @@ class StatsScheduledRelease(db.Model):
     protection: Mapped[dict] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("year", "through_month"),)
+
+
+class StatsLedgerEntry(db.Model):
+    """What one protected release of a year published and hid (registry/stats/ledger.py)."""
+
+    __tablename__ = "stats_release_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("stats_releases.id"), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    measure: Mapped[str] = mapped_column(String(20))
+    # {"tables": [[dim, ...], ...], "dims": [...], "restrict": {variable: [leaf, ...]},
+    #  "codes": [[code per dim], ...], "hidden": [0/1 per cell]}: codes only, never counts.
+    cells: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_stats_release_ledger_year_measure", "year", "measure"),)

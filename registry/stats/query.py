@@ -17,6 +17,7 @@ from flask import current_app
 from registry import clock
 from registry.episodes.codes import NOT_KNOWN
 from registry.errors import ValidationFailed
+from registry.stats import ledger
 from registry.stats.catalogue import DIMENSIONS, MAX_DIMENSIONS, MEASURES, OUTCOME, RATES
 from registry.stats.cost import output_seconds, table_cost
 from registry.stats.population import Groups, count_groups, leaf_codes
@@ -24,12 +25,14 @@ from registry.stats.sdc import (
     TOTAL,
     CellStatus,
     Dimension,
+    ProtectedRelease,
     ReleaseModel,
     SdcParams,
     TableSpec,
-    protect_records,
+    protect_release,
 )
 from registry.stats.sdc.deadline import DeadlinePassed, time_budget
+from registry.stats.sdc.pipeline import cell_weights
 
 # Outcome of a unit for a rate measure; the release crosses the table with it.
 OUTCOMES = ("yes", "no")
@@ -84,6 +87,12 @@ def parse_query(data: dict) -> TableQuery:
                 errors[f"filters.{name}.{j}"] = ["not a declared code of this dimension"]
         if not values:
             errors[f"filters.{name}"] = ["give at least one code"]
+        elif len(values) > 1:
+            # A union of codes is a new population per choice of codes; its answers differenced
+            # or averaged unpick hidden cells (issue 22). A group code covers its members.
+            errors[f"filters.{name}"] = [
+                "give one code: a category or a group of the catalogue's hierarchy"
+            ]
         filters[name] = tuple(values)
     if errors:
         raise ValidationFailed(errors=errors)
@@ -128,7 +137,8 @@ def _under(name: str, year: int, codes: tuple[str, ...]) -> set[str]:
     return out
 
 
-def _sdc_dimension(name: str, year: int) -> Dimension:
+def sdc_dimension(name: str, year: int) -> Dimension:
+    """Return the disclosure-control dimension of a catalogue dimension or the outcome."""
     if name == OUTCOME:
         return Dimension.flat(OUTCOME, OUTCOMES)
     return DIMENSIONS[name].sdc_dimension(year)
@@ -174,19 +184,53 @@ def select_groups(
 def protect_table(
     query: TableQuery, tables: list[TableSpec], groups: Groups, params: SdcParams | None = None
 ) -> dict:
-    """Protect the tables of one release over the same population; return cells and record."""
+    """Protect the tables of one release over the same population; return cells and record.
+
+    The release is audited with every earlier release of its year and measure (ledger.py); the
+    answer's "ledger" item is what `record_release` writes to the ledger with it.
+    """
     dims = tuple(dict.fromkeys(d for t in tables for d in t.dims))
-    model = ReleaseModel([_sdc_dimension(d, query.year) for d in dims], tables)
+    model = ReleaseModel([sdc_dimension(d, query.year) for d in dims], tables)
     records, keys, weights = select_groups(groups, query, dims)
     params = params or sdc_params()
     if weights.sum() < current_app.config["STATS_MIN_POPULATION"]:
-        return _fully_suppressed(model, params)
+        # Recorded too: its cells are hidden, and later releases must not narrow them.
+        hidden = ledger.entry_of(model, np.ones(model.n_cells, dtype=bool), restriction(query))
+        return {**_fully_suppressed(model, params), "ledger": (query.year, query.measure, hidden)}
     refuse_costly(model.n_cells, int(model.inner.sum()), int(weights.sum()))
-    release = protect_records(model, records, keys, params, weights)
+    ledgered = ledger.start(query.year, query.measure, params.threshold, restriction(query))
+    counts, cell_keys = model.count(records, keys, weights)
+    release = protect_ledgered(model, counts, cell_keys, params, ledgered)
     out = release.to_dict()
     record = out["record"]
     record.pop("seconds", None)
-    return {"cells": out["cells"], "protection": record}
+    record["ledger"] = ledgered.summary
+    entry = (query.year, query.measure, ledgered.entry)
+    return {"cells": out["cells"], "protection": record, "ledger": entry}
+
+
+def protect_ledgered(
+    model: ReleaseModel,
+    counts: np.ndarray,
+    cell_keys: np.ndarray,
+    params: SdcParams,
+    ledgered: ledger.Ledgered,
+) -> ProtectedRelease:
+    """Protect a release consistently with the year's earlier ones, then audit the union."""
+    must_hide, must_publish = ledgered.prior(model)
+    release = protect_release(model, counts, cell_keys, params, must_hide, must_publish)
+    hidden = release.status == CellStatus.SUPPRESSED.value
+    weights = cell_weights(model, counts, params)
+    final = ledgered.settle(model, counts, hidden, weights, params.safety)
+    return release.hide(final)
+
+
+def restriction(query: TableQuery) -> dict[str, tuple[str, ...]]:
+    """Return the leaves each filter keeps."""
+    return {
+        name: tuple(sorted(_under(name, query.year, codes)))
+        for name, codes in sorted(query.filters.items())
+    }
 
 
 def _fully_suppressed(model: ReleaseModel, params: SdcParams) -> dict:

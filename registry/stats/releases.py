@@ -22,8 +22,12 @@ def output_hash(cells: list[dict]) -> str:
 
 
 def record_release(kind: str, definition: dict, answer: dict) -> StatsRelease:
-    """Store the release record of a protected answer and audit it; flush, never commit."""
+    """Store the release record of a protected answer and audit it; flush, never commit.
+
+    A protected answer's "ledger" item (year, measure, entry) goes to the release ledger with it.
+    """
     cells = answer["cells"]
+    ledgered = answer.pop("ledger", None)
     release = StatsRelease(
         ref=secrets.token_hex(12),
         kind=kind,
@@ -38,6 +42,11 @@ def record_release(kind: str, definition: dict, answer: dict) -> StatsRelease:
     db.session.add(release)
     db.session.flush()
     record("stats.release", "stats_release", release.ref)
+    if ledgered is not None:
+        from registry.stats import ledger  # the ledger reads the population: load lazily
+
+        year, measure, entry = ledgered
+        ledger.record(release.id, year, measure, entry)
     return release
 
 

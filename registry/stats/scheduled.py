@@ -19,12 +19,13 @@ from registry.audit.log import record
 from registry.episodes.codes import NOT_KNOWN, raw_codes
 from registry.episodes.models import Episode
 from registry.extensions import db
+from registry.stats import ledger
 from registry.stats.catalogue import DIMENSIONS
 from registry.stats.linked import Alias, LinkedReleaseModel
 from registry.stats.models import StatsRelease
 from registry.stats.output_models import StatsScheduledRelease
 from registry.stats.population import Groups, count_groups
-from registry.stats.query import TableQuery, sdc_params, select_groups
+from registry.stats.query import TableQuery, protect_ledgered, sdc_params, select_groups
 from registry.stats.releases import record_release
 from registry.stats.sdc import CellStatus, TableSpec, protect_release
 from registry.stats.tdi import PARTS, SPLIT, TDI_TABLES
@@ -66,7 +67,12 @@ def protect_standard_set(year: int, month: int) -> tuple[LinkedReleaseModel, lis
     (groups,) = count_groups("persons", year, [tuple(dict.fromkeys((*dims, "period")))])
     groups = through_month_only(groups, month)
     records, keys, weights = select_groups(groups, TableQuery("persons", year, dims, {}), dims)
-    return model, *protect_linked(model, records, keys, weights)
+    months = tuple(f"{year}-{m:02d}" for m in range(1, month + 1))
+    ledgered = ledger.start(year, "persons", sdc_params().threshold, {"period": months})
+    ledgered.hide_all = True  # a monthly release hides what the union audit fails, never stops
+    cells, record = protect_linked(model, records, keys, weights, ledgered)
+    record["ledger_entry"] = (year, "persons", ledgered.entry)
+    return model, cells, record
 
 
 def protect_linked(
@@ -74,10 +80,12 @@ def protect_linked(
     records: dict[str, np.ndarray],
     keys: np.ndarray,
     weights: np.ndarray | None = None,
+    ledgered: ledger.Ledgered | None = None,
 ) -> tuple[list[dict], dict]:
     """Count and protect the persons of a linked release; return its cells and record.
 
     Records are persons, or groups of `weights` persons whose keys are the sums of theirs.
+    With `ledgered`, the release is audited with the year's earlier ones (ledger.py).
     """
     counts, cell_keys = model.count(records, keys, weights)
     if abs(model.constraints @ counts).max(initial=0) != 0:
@@ -89,8 +97,15 @@ def protect_linked(
             for i in range(model.n_cells)
         ]
         return cells, {"below_minimum_population": True, "cells": model.n_cells}
-    out = protect_release(model, counts, cell_keys, sdc_params()).to_dict()
+    params = sdc_params()
+    if ledgered is None:
+        release = protect_release(model, counts, cell_keys, params)
+    else:
+        release = protect_ledgered(model, counts, cell_keys, params, ledgered)
+    out = release.to_dict()
     out["record"].pop("seconds", None)
+    if ledgered is not None:
+        out["record"]["ledger"] = ledgered.summary
     return out["cells"], out["record"]
 
 
@@ -116,7 +131,11 @@ def produce_release(year: int, month: int) -> StatsScheduledRelease:
         "measure": "persons",
         "split": SPLIT,
     }
-    release = record_release(KIND, definition, {"cells": cells, "protection": protection})
+    entry = protection.pop("ledger_entry", None)
+    answer = {"cells": cells, "protection": protection}
+    if entry is not None and entry[2] is not None:
+        answer["ledger"] = entry
+    release = record_release(KIND, definition, answer)
     scheduled = StatsScheduledRelease(
         release_id=release.id,
         year=year,

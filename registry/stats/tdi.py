@@ -52,7 +52,7 @@ TDI_TABLES = {
 }
 
 
-def _check_year(year: int) -> None:
+def check_year(year: int) -> None:
     if not FIRST_YEAR <= year <= clock.now().year:
         raise ValidationFailed(
             errors={"year": [f"must be between {FIRST_YEAR} and the current year"]}
@@ -63,13 +63,13 @@ def run_tdi(name: str, year: int) -> tuple[dict, dict]:
     """Protect a standard table for a year; return its definition and the answer in parts."""
     if name not in TDI_TABLES:
         raise NotFound("no such standard table")
-    _check_year(year)
+    check_year(year)
     return run_tdi_set(year, [name])[0]
 
 
 def run_tdi_set(year: int, names: list[str] | None = None) -> list[tuple[dict, dict]]:
     """Protect several standard tables (default all), one release each, counted in one query."""
-    _check_year(year)
+    check_year(year)
     names = list(TDI_TABLES) if names is None else names
     dims = {name: (*TDI_TABLES[name].dims, SPLIT) for name in names}
     groups = count_groups("persons", year, list(dims.values()))
@@ -77,11 +77,11 @@ def run_tdi_set(year: int, names: list[str] | None = None) -> list[tuple[dict, d
     for name, counted in zip(names, groups, strict=True):
         query = TableQuery("persons", year, dims[name], {})
         answer = protect_table(query, [TableSpec(name, dims[name])], counted)
-        out.append((_definition(name, year), _in_parts(answer)))
+        out.append((definition(name, year), in_parts(answer)))
     return out
 
 
-def _definition(name: str, year: int) -> dict:
+def definition(name: str, year: int) -> dict:
     spec = TDI_TABLES[name]
     return {
         "table": name,
@@ -93,14 +93,17 @@ def _definition(name: str, year: int) -> dict:
     }
 
 
-def _in_parts(answer: dict) -> dict:
+def in_parts(answer: dict) -> dict:
     """Return the answer with its cells also grouped by treatment status."""
     parts: dict[str, list[dict]] = {part: [] for part in PARTS.values()}
     for cell in answer["cells"]:
         key = dict(cell["key"])
         part = PARTS[key.pop(SPLIT)]
         parts[part].append({**cell, "key": key})
-    return {"cells": answer["cells"], "protection": answer["protection"], "parts": parts}
+    out = {"cells": answer["cells"], "protection": answer["protection"], "parts": parts}
+    if "ledger" in answer:
+        out["ledger"] = answer["ledger"]
+    return out
 
 
 def to_csv_rows(definition: dict, parts: dict[str, list[dict]]) -> list[list[str]]:

@@ -210,3 +210,22 @@ def test_an_empty_year_is_answered_with_noise_only(client, dp_analyst):
     assert all(
         c["value"] is None or c["value"] == 0 or c["value"] >= K for c in answer.json["cells"]
     )
+
+
+def test_standard_tables_are_charged_to_a_dp_analyst(client, session, dp_analyst, population):
+    population(80, seed=4)
+    user_id, token = dp_analyst
+    url = f"/api/v1/stats/tdi/drug_by_sex?year={YEAR}"
+    for spent in (1, 2):  # each read is a fresh noisy answer costing epsilon (0.5 of 1.0)
+        answer = client.get(url, headers=bearer(token))
+        assert answer.status_code == 200, answer.json
+        assert answer.json["protection"]["mechanism"] == "discrete_laplace"
+        assert _spent(session, user_id) == spent * MICRO // 2
+        cells = [c for part in answer.json["parts"].values() for c in part]
+        assert cells and all(c["value"] is None or not 1 <= c["value"] < K for c in cells)
+    refused = client.get(url, headers=bearer(token))
+    assert refused.status_code == 429
+    assert _spent(session, user_id) == MICRO
+    assert _actions(session, "stats.dp.refused")
+    csv_read = client.get(url, headers={**bearer(token), "Accept": "text/csv"})
+    assert csv_read.status_code == 429  # no format of the table slips past the budget

@@ -155,3 +155,15 @@ def test_in_release_overlap_is_protected_by_suppression():
     for c in old:
         if 0 < counts[c] < 10:
             assert intervals[c][1] - intervals[c][0] >= 10 - 1e-6
+
+
+@pytest.mark.parametrize("threshold", [3, 4])
+def test_no_count_at_a_small_threshold_is_published_below_it(threshold):
+    table = default_ptable(floor=threshold)
+    for n in range(threshold, threshold + 10):
+        assert min(table.probabilities(n)) >= threshold, n
+
+
+def test_a_threshold_below_three_is_refused():
+    with pytest.raises(ValueError, match="threshold"):
+        SdcParams(threshold=2)

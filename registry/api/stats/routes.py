@@ -76,9 +76,21 @@ def list_releases():
 @blp.doc(responses={200: {"content": outputs.TDI_ALTERNATIVES}})
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def tdi_table(query, table: str):
-    """Return a protected TDI standard table: JSON, CSV (Accept: text/csv) or a PNG/SVG chart."""
-    served = scheduled.serve_tdi(table, query["year"])
+    """Return a protected TDI standard table: JSON, CSV (Accept: text/csv) or a PNG/SVG chart.
+
+    An analyst in differential-privacy mode gets a noisy answer charged to their budget instead.
+    """
+    if dp_budget.applies_to(g.user.id):
+        from registry.stats import dp  # OpenDP loads a large native library: only when needed
+
+        definition, answer = dp.run_dp_tdi(table, query["year"], g.user.id)
+        ref = releases.record_release("dp", definition, answer).ref
+        dp.audit_dp_release(ref)
+        served = (ref, definition, answer)
+    else:
+        served = scheduled.serve_tdi(table, query["year"])
     if served is None:
         definition, answer = run_tdi(table, query["year"])
         ref = releases.record_release("tdi", definition, answer).ref

@@ -88,9 +88,18 @@ class AuditReport:
 class _Component:
     """One independent block of the reduced system: suppressed cells linked by constraints."""
 
-    def __init__(self, a: sparse.csr_matrix, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    def __init__(
+        self,
+        a: sparse.csr_matrix,
+        b: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        target: np.ndarray | None = None,
+    ):
         self.lp = LpModel(a, b, np.full(a.shape[1], np.inf))
         self.lo, self.hi = lo, hi
+        # Cells whose width must be proven; the others (a ledger's atoms) only carry the points.
+        self.target = np.ones(len(lo), dtype=bool) if target is None else target
         self.exact_lo = lo <= TOL  # nothing goes below zero
         self.exact_hi = np.isinf(hi)
 
@@ -122,7 +131,7 @@ class _Component:
         a = sparse.csc_matrix(self.lp.a != 0, dtype=float)
         conflict = (a.T @ a).tocsr()  # cells sharing a constraint pull on each other
         for _ in range(rounds):
-            short = np.flatnonzero(self.hi - self.lo < safety - TOL)
+            short = np.flatnonzero((self.hi - self.lo < safety - TOL) & self.target)
             if len(short) < 4:
                 break
             pick = _independent(conflict, rng.permutation(short))
@@ -135,7 +144,7 @@ class _Component:
             cost[pick] = np.where(up, -1.0, 1.0)
             self._record(self.lp.minimize(cost))
         self.lp.set_bounds(np.zeros(n), np.full(n, np.inf))
-        for c in np.flatnonzero(self.hi - self.lo < safety - TOL):
+        for c in np.flatnonzero((self.hi - self.lo < safety - TOL) & self.target):
             deadline.check()
             self.make_exact(c, safety)
 
@@ -306,6 +315,40 @@ def _narrowest(
         solved += 1
         sync()
     return best
+
+
+def audit_targets(
+    constraints: sparse.csr_matrix,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    targets: np.ndarray,
+    safety: float,
+) -> AuditReport:
+    """Prove the `targets` among the hidden variables at least `safety` wide; others stay free.
+
+    For systems with auxiliary unknowns (a release ledger's atoms): only the targets are
+    reported, and no narrowest search is made (the report says it is not global).
+    """
+    start = time.perf_counter()
+    values = np.asarray(values, dtype=float)
+    cells, sub, rhs, groups = _components(constraints, values, hidden)
+    want = np.asarray(targets, dtype=bool)[cells]
+    lower, upper = values[cells].copy(), values[cells].copy()
+    n_lps = 0
+    for loc, rws in groups:
+        deadline.check()
+        if not len(rws):
+            lower[loc], upper[loc] = 0.0, np.inf
+            continue
+        comp = _Component(sub[rws][:, loc], rhs[rws], lower[loc], upper[loc], want[loc])
+        comp.prove(safety)
+        lower[loc], upper[loc] = comp.lo, comp.hi
+        n_lps += comp.lp.solves
+    report = AuditReport(safety, cells[want], lower[want], upper[want], len(groups))
+    report.n_lps = n_lps
+    report.narrowest_is_global = False
+    report.seconds = time.perf_counter() - start
+    return report
 
 
 def audit_release(

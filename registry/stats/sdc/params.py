@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from registry.stats.sdc.perturb import PTable, default_ptable
 
+MIN_THRESHOLD = 3
+
 
 @dataclass(frozen=True)
 class SdcParams:
@@ -28,6 +30,13 @@ class SdcParams:
     # Most seconds republishing may take (None: no limit of its own). Republishing only adds
     # cells back; stopped early, the release keeps the last suppression its audit passed.
     republish_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a threshold the pTable cannot keep published values above."""
+        if self.threshold < MIN_THRESHOLD:
+            # 1 and 2 are never published (FORBIDDEN): a count of 1 or 2 at or above the
+            # threshold would be published as 0 or 3+, so a threshold below 3 means nothing.
+            raise ValueError(f"the threshold must be at least {MIN_THRESHOLD}")
 
     @property
     def noise(self) -> PTable:

@@ -19,7 +19,7 @@ Default pTable design (max noise D = 3):
   and 2 are never published and small counts are rarely published unchanged. These counts may
   jump to 0 by more than D; with the default threshold they are suppressed anyway.
 
-With a floor k (the release's threshold, above 3), no count of k or more is published below k:
+With a floor k (the release's threshold, 3 or more), no count of k or more is published below k:
 rows k … k+D-1 draw from {k … n+D} only. Their mean cannot stay exactly n (the row of k would
 have to publish k always), so those rows keep the variance as near the base one as the support
 allows and the upward bias as small as that leaves (on 10 with D = 3, 10 or 11 with even odds:
@@ -96,7 +96,7 @@ def default_ptable(
     offsets = np.arange(-max_noise, max_noise + 1)
     variance = float(np.dot(base_probs, offsets**2))
     low = max(FORBIDDEN) + 1
-    floor = floor if floor > low else 0
+    floor = floor if floor >= low else 0  # a floor of 3 too: its rows would publish 0
     top = max_noise + max(floor, low)
     rows = [({0: 1.0})] + [
         _floored_row(n, floor, max_noise, variance)

@@ -59,12 +59,26 @@ def publish_order(model: ReleaseModel, counts: np.ndarray, params: SdcParams) ->
 
 
 def suppress(
-    model: ReleaseModel, counts: np.ndarray, params: SdcParams
+    model: ReleaseModel,
+    counts: np.ndarray,
+    params: SdcParams,
+    must_hide: np.ndarray | None = None,
+    must_publish: np.ndarray | None = None,
 ) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """Return the primary + secondary suppression mask and directions the hidden cells move in."""
+    """Return the primary + secondary suppression mask and directions the hidden cells move in.
+
+    `must_hide` cells are protected like primary ones (hidden by an earlier release of the same
+    population); `must_publish` cells are published unless hidden (published earlier).
+    """
     primary = primary_mask(counts, params.threshold)
+    if must_hide is not None:
+        primary = primary | must_hide
     forced = protected_margins(model) & ~primary
-    return gauss_suppress(model, counts, primary, forced, publish_order(model, counts, params))
+    if must_publish is not None:
+        forced = forced | (must_publish & ~primary)
+    order = publish_order(model, counts, params)
+    order = order[~primary[order] & ~forced[order]]
+    return gauss_suppress(model, counts, primary, forced, order)
 
 
 def audit_and_repair(
@@ -144,14 +158,22 @@ def protect_release(
     counts: np.ndarray,
     cell_keys: np.ndarray,
     params: SdcParams | None = None,
+    must_hide: np.ndarray | None = None,
+    must_publish: np.ndarray | None = None,
 ) -> ProtectedRelease:
-    """Protect the exact counts of a release and return what may be published."""
+    """Protect the exact counts of a release and return what may be published.
+
+    `must_hide` / `must_publish`: cells an earlier release of the same population hid or
+    published (see registry/stats/ledger.py), so that no two releases disagree on a cell.
+    """
     params = params or SdcParams()
     counts = np.asarray(counts, dtype=np.int64)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     primary = primary_mask(counts, params.threshold)
-    hidden, cubes = suppress(model, counts, params)
+    if must_hide is not None:
+        primary = primary | must_hide
+    hidden, cubes = suppress(model, counts, params, must_hide, must_publish)
     t1 = time.perf_counter()
     hidden, report = audit_and_repair(model, counts, hidden, params, cubes)
     if params.republish_levels:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -43,6 +43,12 @@ class ProtectedRelease:
     audit: AuditReport
     seconds: dict[str, float]
     params: SdcParams
+
+    def hide(self, hidden: np.ndarray) -> ProtectedRelease:
+        """Return the release with these cells suppressed too (hiding more never narrows)."""
+        hidden = np.asarray(hidden, dtype=bool) | (self.status == CellStatus.SUPPRESSED)
+        status = np.where(hidden, CellStatus.SUPPRESSED.value, self.status)
+        return replace(self, values=np.where(hidden, -1, self.values), status=status)
 
     def cells(self) -> Iterator[ProtectedCell]:
         """Yield every cell of the release."""
