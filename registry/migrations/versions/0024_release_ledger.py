@@ -9,8 +9,8 @@ Create Date: 2026-12-08 01:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023_release_ledger"
-down_revision = "0020_console_sign_in"
+revision = "0024_release_ledger"
+down_revision = "0023_reidentification_denial"
 branch_labels = None
 depends_on = None
 
