@@ -1,6 +1,6 @@
 """release ledger: what every protected release of a year published and hid
 
-Revision ID: 0023_release_ledger
+Revision ID: 0024_release_ledger
 Revises: 0020_console_sign_in
 Create Date: 2026-12-08 01:30:00
 
