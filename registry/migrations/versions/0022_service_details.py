@@ -1,7 +1,7 @@
 """service details a person chooses by: cost (free or paid) and wheelchair access
 
 Revision ID: 0022_service_details
-Revises: 0020_console_sign_in
+Revises: 0021_imported_episodes
 Create Date: 2026-12-08 01:20:00
 
 """

@@ -1,7 +1,7 @@
 """release ledger: what every protected release of a year published and hid
 
 Revision ID: 0024_release_ledger
-Revises: 0020_console_sign_in
+Revises: 0023_reidentification_denial
 Create Date: 2026-12-08 01:30:00
 
 """
