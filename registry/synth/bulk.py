@@ -112,7 +112,7 @@ def validated(episode: dict, versions: dict, path: str) -> tuple[dict, list[dict
 # dates and reason of a discharge), which a million episodes repeat: each is worked out and
 # its violations rendered once per process. Bounded, as compiled_version's cache is.
 _CHECKED: dict[tuple, tuple[list[str], list[dict]]] = {}
-_CHECKED_MAX = 200_000
+_CHECKED_MAX = 100_000  # a few hundred MB at most: entries hold rendered messages
 
 
 def _memo(key: tuple, check: Callable[[], list]) -> tuple[list[str], list[dict]]:
