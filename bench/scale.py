@@ -17,7 +17,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,7 +45,7 @@ class Target:
         self.clinician, self.manager = users["clinician"], users["manager"]
         self.episodes = self._open_episodes(requests)
         slots = make_slots(base, self.manager, -(-requests // 1000), 1000, start_in_days=15)
-        path = os.path.join(tempfile.mkdtemp(prefix="registry-scale-"), "payloads.txt")
+        path = str(instance.path / "payloads.txt")  # removed with the instance
         solved_payloads(base, slots, requests, first, path)
         with open(path) as lines:
             self.bookings = [line.split(" ", 2) for line in lines.read().splitlines()]
