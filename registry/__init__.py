@@ -51,6 +51,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )
+    _configure_stats_bind(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
@@ -72,6 +73,21 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def _configure_stats_bind(app: Flask) -> None:
+    """Add the statistics replica as the "stats" bind when one is set (PostgreSQL only)."""
+    from registry.database import engine_options
+
+    url = app.config.get("STATS_DATABASE_URL")
+    if not url:
+        return
+    uri = settings.database_uri(url, app.instance_path)
+    primary = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not (uri.startswith("postgresql") and primary.startswith("postgresql")):
+        raise SystemExit("registry: STATS_DATABASE_URL needs PostgreSQL, as DATABASE_URL does")
+    binds = app.config.setdefault("SQLALCHEMY_BINDS", {})
+    binds.setdefault("stats", {"url": uri, **engine_options(uri)})
 
 
 def load_config() -> Config:

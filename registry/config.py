@@ -11,6 +11,10 @@ class Defaults:
 
     # Database URL; empty means SQLite at instance/registry.sqlite3.
     DATABASE_URL = ""
+    # Where statistics count (PostgreSQL only): a streaming replica of DATABASE_URL, so that
+    # counting a release never loads the primary; empty means the primary. Release records and
+    # audit entries are still written to the primary. See docs/deployment.md.
+    STATS_DATABASE_URL = ""
     # Keyring: a path to a JSON file or the JSON itself; empty means instance/keyring.json.
     KEYRING = ""
     # Largest accepted request body in bytes (413 above).

@@ -40,13 +40,14 @@ _JSON_OPTIONS = (
 )
 
 
-def _json_text(value) -> str:
+def json_text(value) -> str:
+    """Return a value as JSON columns store it."""
     return orjson.dumps(value, option=_JSON_OPTIONS).decode()
 
 
 def engine_options(uri: str) -> dict:
     """Return engine options suited to the database behind the URI."""
-    shared = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+    shared = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if uri.startswith("sqlite"):
         return {
             **shared,

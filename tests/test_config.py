@@ -76,3 +76,18 @@ def test_several_processes_need_a_shared_rate_limit_store(tmp_path, monkeypatch)
         on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=3)))
     monkeypatch.setenv("REGISTRY_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=3)))  # one count for all of them
+
+
+def test_a_statistics_replica_needs_postgresql_on_both_sides(tmp_path, monkeypatch, keyring):
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path))
+    replica = {"TESTING": True, "KEYRING_OBJECT": keyring, "STATS_DATABASE_URL": "postgresql://r/x"}
+    with pytest.raises(SystemExit, match="STATS_DATABASE_URL"):
+        create_app(replica)  # the primary is SQLite here
+    primary = {**replica, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://p/x"}
+    with pytest.raises(SystemExit, match="STATS_DATABASE_URL"):
+        create_app({**primary, "STATS_DATABASE_URL": "sqlite:///stats.sqlite3"})
+    app = create_app(primary)
+    assert app.config["SQLALCHEMY_BINDS"]["stats"]["url"] == "postgresql+psycopg://r/x"
+    assert "stats" not in create_app({**primary, "STATS_DATABASE_URL": ""}).config.get(
+        "SQLALCHEMY_BINDS", {}
+    )

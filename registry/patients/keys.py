@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -120,13 +120,19 @@ def _person_aad(person: Person | NewPerson) -> bytes:
 
 def wrap_new_person_key(person: NewPerson) -> None:
     """Give a person a fresh data key, wrapped under the primary 'data' key."""
+    wrap_new_person_keys([person])
+
+
+def wrap_new_person_keys(persons: Iterable[NewPerson]) -> None:
+    """Give each person a fresh data key, wrapped under the primary 'data' key (read once)."""
     # The primary as of now: after a rotation elsewhere, a key wrapped under the old one would
     # keep that version in use after the re-wrap job had cleared it.
     data_key = current_keyring().primary("data")
-    person.wrapped_key = aead.encrypt(
-        data_key.version, data_key.material, aead.generate_key(), _person_aad(person)
-    )
-    person.wrapped_key_version = data_key.version
+    for person in persons:
+        person.wrapped_key = aead.encrypt(
+            data_key.version, data_key.material, aead.generate_key(), _person_aad(person)
+        )
+        person.wrapped_key_version = data_key.version
 
 
 def person_data_key(person: Person) -> bytes:

@@ -7,7 +7,8 @@ whatever the number of persons), each with its count and the sum of its units' r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,7 +30,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from registry import clock
 from registry.access.models import Clinic
@@ -276,15 +277,31 @@ def population(measure: str, year: int, needed: set[str] | None = None):
     return stmt.cte("units").prefix_with("MATERIALIZED")
 
 
-def _tune_postgres() -> None:
+def _tune_postgres(session: Session) -> None:
     """Give this transaction's counting enough sort memory, and skip JIT compilation.
 
     The counts are a handful of sequential scans, sorts and hash aggregates: JIT costs
     seconds for nothing, and the default work_mem sends the ranking sort to disk.
     """
     if _dialect() == "postgresql":
-        db.session.execute(text("SET LOCAL work_mem = '256MB'"))
-        db.session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+
+
+@contextmanager
+def counting_session() -> Iterator[Session]:
+    """Yield the session statistics count in: the replica's when one is set, else the app's.
+
+    On the replica (STATS_DATABASE_URL, the "stats" bind) the counting runs in a session of
+    its own, which reads only and ends with the block; what a release writes (its record,
+    the audit entry) goes through db.session to the primary as ever.
+    """
+    engine = db.engines.get("stats")
+    if engine is None:
+        yield db.session
+        return
+    with Session(engine) as session:
+        yield session
 
 
 def count_groups(measure: str, year: int, groupings: Sequence[Sequence[str]]) -> list[Groups]:
@@ -293,19 +310,22 @@ def count_groups(measure: str, year: int, groupings: Sequence[Sequence[str]]) ->
     every = sorted({c for cols in columns for c in cols})
     deadline.check()
     units = population(measure, year, set(every))
-    _tune_postgres()
-    try:
-        with time_limited(db.session, deadline.remaining()):
-            if _dialect() == "postgresql":
-                rows = _grouping_sets(units, columns, every)
-            else:
-                rows = _union(units, columns, every)
-    except StatementTimeout:
-        raise deadline.DeadlinePassed() from None
+    with counting_session() as session:
+        _tune_postgres(session)
+        try:
+            with time_limited(session, deadline.remaining()):
+                if _dialect() == "postgresql":
+                    rows = _grouping_sets(session, units, columns, every)
+                else:
+                    rows = _union(session, units, columns, every)
+        except StatementTimeout:
+            raise deadline.DeadlinePassed() from None
     return [_groups(rows, i, grouping, every) for i, grouping in enumerate(groupings)]
 
 
-def _grouping_sets(units, columns: list[list[str]], every: list[str]) -> list[tuple]:
+def _grouping_sets(
+    session: Session, units, columns: list[list[str]], every: list[str]
+) -> list[tuple]:
     """Count every grouping in one pass over the units (PostgreSQL GROUPING SETS).
 
     GROUPING() gives, per row, a bit per column left out of its set (first column highest),
@@ -327,13 +347,13 @@ def _grouping_sets(units, columns: list[list[str]], every: list[str]) -> list[tu
         func.sum(units.c.unit_key).label("key_sum"),
     ).group_by(func.grouping_sets(*sets.values()))
     rows = []
-    for row in db.session.execute(stmt):
+    for row in session.execute(stmt):
         for index in wanted.get(row.grouping, ()):
             rows.append((index, *row[1:]))
     return rows
 
 
-def _union(units, columns: list[list[str]], every: list[str]) -> list[tuple]:
+def _union(session: Session, units, columns: list[list[str]], every: list[str]) -> list[tuple]:
     """Count every grouping over one materialised population, in one UNION ALL round trip."""
     parts = []
     for i, cols in enumerate(columns):
@@ -349,7 +369,7 @@ def _union(units, columns: list[list[str]], every: list[str]) -> list[tuple]:
             .select_from(units)
             .group_by(*(units.c[c] for c in cols))
         )
-    return [tuple(row) for row in db.session.execute(union_all(*parts))]
+    return [tuple(row) for row in session.execute(union_all(*parts))]
 
 
 def _groups(rows: list[tuple], index: int, grouping: Sequence[str], every: list[str]) -> Groups:

@@ -9,7 +9,6 @@ Rows go in with multi-row inserts; the batch is one transaction with one audit e
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -21,8 +20,9 @@ from sqlalchemy import JSON, insert, select, text
 
 from registry import clock
 from registry.audit.log import record
-from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_code
-from registry.crypto.linkage import keyed_code_hash
+from registry.crypto.codes import CARE_CARD, PSEUDONYM, new_codes
+from registry.crypto.linkage import canonical_code_hash
+from registry.database import json_text
 from registry.episodes import codes
 from registry.episodes.admission import age_at_admission, age_problems, contradictions
 from registry.episodes.history import blocking, compiled_version, fold, violation_dict
@@ -31,8 +31,8 @@ from registry.episodes.services import is_oat
 from registry.errors import ValidationFailed
 from registry.extensions import db
 from registry.patients import keys
-from registry.patients.models import CareCard, OstEnrolment, Person, Pseudonym
-from registry.patients.services import _unsaved_person, clinic_domain
+from registry.patients.models import CareCard, NewPerson, OstEnrolment, Person, Pseudonym
+from registry.patients.services import clinic_domain
 from registry.protocols import Event, check_eligibility
 from registry.protocols.icd10 import normalise
 from registry.protocols.models import Protocol, ProtocolVersion, Status
@@ -86,8 +86,8 @@ def active_versions() -> dict[str, ProtocolVersion]:
     return {key: version for key, version in rows}
 
 
-def validated(episode: dict, versions: dict, path: str) -> tuple[dict, list]:
-    """Return the loaded admission record and the eligibility findings, or raise 422."""
+def validated(episode: dict, versions: dict, path: str) -> tuple[dict, list[dict]]:
+    """Return the loaded admission record and the eligibility violations, or raise 422."""
     try:
         loaded = load_admission(episode["admission"])
     except ValidationError as exc:
@@ -101,23 +101,57 @@ def validated(episode: dict, versions: dict, path: str) -> tuple[dict, list]:
         raise ValidationFailed(errors={f"{path}.diagnosis": ["not an ICD-10 F10-F19 code"]})
     if episode["protocol"] not in versions:
         raise ValidationFailed(errors={f"{path}.protocol": ["no active protocol with this key"]})
-    protocol = compiled_version(versions[episode["protocol"]])
-    found = check_eligibility(protocol, episode["diagnosis"], episode["age"])
-    if any(blocking(v) for v in found):
-        raise ValidationFailed(errors={f"{path}.protocol": [v.rule_id for v in found]})
+    version = versions[episode["protocol"]]
+    blocked, found = _eligibility(version, episode["diagnosis"], episode["age"])
+    if blocked:
+        raise ValidationFailed(errors={f"{path}.protocol": blocked})
     return loaded, found
 
 
-def _discharge_check(episode: dict, version: ProtocolVersion, path: str) -> list:
+# The protocol checks depend on a few values each (protocol version, diagnosis and age; or the
+# dates and reason of a discharge), which a million episodes repeat: each is worked out and
+# its violations rendered once per process. Bounded, as compiled_version's cache is.
+_CHECKED: dict[tuple, tuple[list[str], list[dict]]] = {}
+_CHECKED_MAX = 100_000  # a few hundred MB at most: entries hold rendered messages
+
+
+def _memo(key: tuple, check: Callable[[], list]) -> tuple[list[str], list[dict]]:
+    """Return (blocking rule ids, violations as stored) of a check, memoised by key."""
+    found = _CHECKED.get(key)
+    if found is None:
+        violations = check()
+        found = (
+            [v.rule_id for v in violations] if any(blocking(v) for v in violations) else [],
+            [violation_dict(v) for v in violations],
+        )
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = found
+    return found
+
+
+def _eligibility(version: ProtocolVersion, diagnosis: str, age: int | None):
+    """Check eligibility as open_episode does; return (blocking rule ids, violations)."""
+    protocol = compiled_version(version)
+    key = ("eligibility", version.id, version.document_hash, diagnosis, age)
+    return _memo(key, lambda: check_eligibility(protocol, diagnosis, age))
+
+
+def _discharge_check(episode: dict, version: ProtocolVersion, path: str) -> list[dict]:
     """Check the discharge (with its exit assessment) as discharge_episode does."""
     protocol = compiled_version(version)
-    on = episode["discharged_on"]
-    admitted = SimpleNamespace(admitted_on=episode["admitted_on"])
-    state = fold(protocol, admitted, [Event("assessment", on, EXIT_ASSESSMENT)])
-    found = state.check(Event("discharge", on, {"reason": episode["reason"]}))
-    if any(blocking(v) for v in found):
-        raise ValidationFailed(errors={f"{path}.reason": [v.rule_id for v in found]})
-    return found
+    on, reason = episode["discharged_on"], episode["reason"]
+
+    def check() -> list:
+        admitted = SimpleNamespace(admitted_on=episode["admitted_on"])
+        state = fold(protocol, admitted, [Event("assessment", on, EXIT_ASSESSMENT)])
+        return state.check(Event("discharge", on, {"reason": reason}))
+
+    key = ("discharge", version.id, version.document_hash, episode["admitted_on"], on, reason)
+    blocked, violations = _memo(key, check)
+    if blocked:
+        raise ValidationFailed(errors={f"{path}.reason": blocked})
+    return violations
 
 
 def insert_ids(model, rows: list[dict], unique: str) -> list[int]:
@@ -157,21 +191,31 @@ def _postgres() -> bool:
 
 
 def _copy(table, rows: list[dict]) -> None:
-    """COPY rows into a table inside the session's transaction (JSON columns as text)."""
+    """COPY rows into a table inside the session's transaction (JSON as the engine writes it)."""
     # COPY skips the Python-side defaults an INSERT would apply: fill them in.
     defaults = {
         c.name: c.default.arg(None) if c.default.is_callable else c.default.arg
         for c in table.columns
         if c.name not in rows[0] and c.default is not None and not c.default.is_sequence
     }
-    rows = [{**defaults, **row} for row in rows]
-    columns = list(rows[0])
-    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    columns = [*rows[0], *defaults]
+    fixed = list(defaults.values())
+    # Many rows share one violations list or payload: serialise each shared object once.
+    texts: dict[int, tuple[object, str]] = {}
+
+    def as_json(value) -> str:
+        found = texts.get(id(value))
+        if found is None:
+            found = texts[id(value)] = (value, json_text(value))
+        return found[1]
+
+    as_text = [isinstance(table.c[c].type, JSON) for c in columns]
     raw = db.session.connection().connection.driver_connection
     names = ", ".join(columns)
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[c]) if c in as_json else row[c] for c in columns])
+            values = [*row.values(), *fixed]
+            copy.write_row([as_json(v) if j else v for v, j in zip(values, as_text, strict=True)])
 
 
 def _noon(day: date) -> datetime:
@@ -232,30 +276,36 @@ def write_batch(
 def _persons(people: dict, episodes: list[dict]) -> list[int]:
     """Insert the persons and their care cards as register_anonymous does; return their ids."""
     treated = {e["person"] for e in episodes}
-    rows = []
-    for i, record_key in enumerate(people["record_key"]):
-        person = _unsaved_person()
-        rows.append(
-            {
-                "person_key": person.person_key,
-                # Seeded, so that a seed gives the same protected tables (synthetic persons only).
-                "record_key": float(record_key),
-                "treated_before": i in treated,
-                "wrapped_key": person.wrapped_key,
-                "wrapped_key_version": person.wrapped_key_version,
-                "erased": False,
-            }
-        )
+    now = clock.now()
+    new = [
+        # Seeded, so that a seed gives the same protected tables (synthetic persons only).
+        NewPerson(person_key=keys.new_person_key(), record_key=float(key), created_at=now)
+        for key in people["record_key"]
+    ]
+    keys.wrap_new_person_keys(new)
+    rows = [
+        {
+            "person_key": person.person_key,
+            "record_key": person.record_key,
+            "treated_before": i in treated,
+            "wrapped_key": person.wrapped_key,
+            "wrapped_key_version": person.wrapped_key_version,
+            "erased": False,
+        }
+        for i, person in enumerate(new)
+    ]
     ids = insert_ids(Person, rows, "person_key")
-    # What care_card_candidates(code)[-1] gives, with the key history read once per batch.
+    # What care_card_candidates(code)[-1] gives, with the key history read once per batch;
+    # fresh codes are already canonical, as parse_code would return them.
     history = keys.key_history("care_card")
+    version = max(history)
     cards = [
         {
             "person_id": person_id,
-            "key_version": max(history),
-            "digest": keyed_code_hash(history, new_code(CARE_CARD)).digest,
+            "key_version": version,
+            "digest": canonical_code_hash(history, code).digest,
         }
-        for person_id in ids
+        for person_id, code in zip(ids, new_codes(len(ids), CARE_CARD), strict=True)
     ]
     insert_rows(CareCard, cards)
     return ids
@@ -264,8 +314,8 @@ def _persons(people: dict, episodes: list[dict]) -> list[int]:
 def _pseudonyms(person_ids: list[int], episodes: list[dict], clinic_of: list[int]) -> None:
     pairs = {(person_ids[e["person"]], c) for e, c in zip(episodes, clinic_of, strict=True)}
     rows = [
-        {"domain": clinic_domain(c), "value": new_code(PSEUDONYM), "person_id": p}
-        for p, c in sorted(pairs)
+        {"domain": clinic_domain(c), "value": code, "person_id": p}
+        for (p, c), code in zip(sorted(pairs), new_codes(len(pairs), PSEUDONYM), strict=True)
     ]
     insert_rows(Pseudonym, rows)
 
@@ -297,7 +347,7 @@ def _episodes(person_ids, episodes, clinic_of, versions) -> list[int]:
                 "secondary_diagnoses": [],
                 "overdue_after": None,
                 "override_count": 0,
-                "admission_violations": [violation_dict(v) for v in episode["found"]],
+                "admission_violations": episode["found"],
                 "created_at": clock.now(),
                 "centre_type": centre[clinic_id],
                 "age_at_admission": episode["age"],
@@ -333,7 +383,7 @@ def _events_and_enrolments(person_ids, episodes, episode_ids, clinic_of, version
                     "n": 2,
                     "type": "discharge",
                     "payload": {"reason": episode["reason"]},
-                    "violations": [violation_dict(v) for v in episode["discharge_found"]],
+                    "violations": episode["discharge_found"],
                 }
             )
         if is_oat(compiled_version(versions[episode["protocol"]])):

@@ -18,6 +18,7 @@ from registry.crypto.codes import (
     is_codeword,
     is_valid,
     new_code,
+    new_codes,
     parse_code,
 )
 from registry.crypto.errors import InvalidCode
@@ -56,6 +57,21 @@ def test_pseudonym_shape():
 
 def test_codes_are_distinct():
     assert len({new_code() for _ in range(2000)}) == 2000
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_codes_made_in_bulk_are_codes_as_new_code_makes_them(fmt):
+    made = new_codes(3000, fmt)
+    shape = CARE_RE if fmt is CARE_CARD else PSEUDONYM_RE
+    assert len(set(made)) == 3000
+    for code in made:
+        assert shape.match(code) and parse_code(code, fmt) == code
+        data = symbols(body(code, fmt))[: fmt.data_chars]
+        assert body(code, fmt)[fmt.data_chars :] == "".join(
+            ALPHABET[v] for v in check_symbols(data, fmt.tag)
+        )
+    seen = [{body(code, fmt)[i] for code in made} for i in range(fmt.data_chars)]
+    assert all(len(s) == 32 for s in seen)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -107,6 +107,36 @@ def test_synth_writes_through_the_services_checks_with_one_audit_entry_per_batch
         assert verify_log(keyring).ok
 
 
+@pytest.mark.postgres  # SQLite has one writer: --jobs is refused there (below)
+def test_batches_written_by_several_processes_are_the_batches_one_writes(fresh_app, keyring):
+    from registry.audit.models import AuditEntry
+    from registry.audit.verify import verify_log
+    from registry.episodes.models import Episode
+    from registry.patients.models import CareCard, Person
+    from registry.protocols.lifecycle import install_shipped_protocols
+
+    with fresh_app.app_context():
+        install_shipped_protocols()
+        db.session.commit()
+    args = ["--persons", "350", "--seed", "4", "--batch", "100", "--year", "2025"]
+    result = _run(fresh_app, *args, "--jobs", "3")
+    assert result.exit_code == 0, result.output
+    with fresh_app.app_context():
+        assert _count(Person) == _count(CareCard) == 350
+        keys = sorted(db.session.scalars(select(Person.record_key)))
+        episodes = _count(Episode)
+        batches = db.session.scalars(
+            select(AuditEntry.object_id).where(AuditEntry.action == "synth.batch")
+        ).all()
+        assert sorted(batches) == ["4:0", "4:1", "4:2", "4:3"]
+        assert verify_log(keyring).ok
+    # The same seed written by one process: the same persons (record keys) and episode count.
+    assert _run(fresh_app, *args).exit_code == 0
+    with fresh_app.app_context():
+        assert sorted(db.session.scalars(select(Person.record_key))) == sorted(keys + keys)
+        assert _count(Episode) == 2 * episodes
+
+
 def test_synth_without_protocols_fails_and_writes_nothing(fresh_app):
     from registry.patients.models import Person
 
@@ -124,12 +154,20 @@ def test_synth_without_protocols_fails_and_writes_nothing(fresh_app):
         ["--persons", "ten"],
         ["--persons", "10", "--year", "1980"],
         ["--persons", "10", "--batch", "5"],
+        ["--persons", "10", "--jobs", "0"],
         [],
     ],
 )
 def test_bad_options_are_refused(app, args):
     result = _run(app, *args)
     assert result.exit_code == 2, result.output
+
+
+def test_several_writers_are_refused_on_sqlite(app):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL takes several writers")
+    result = _run(app, "--persons", "10", "--jobs", "2")
+    assert result.exit_code == 2 and "--jobs" in result.output
 
 
 def test_an_invalid_admission_record_is_refused_with_its_path(app, session):
