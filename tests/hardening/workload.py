@@ -127,9 +127,13 @@ def users_of(seeded: dict) -> dict[str, dict]:
 
 
 def make_slots(
-    base: str, manager: dict, count: int, capacity: int, start_in_days: int = 2
+    base: str, manager: dict, count: int, capacity: int, start_in_days: int = 15
 ) -> list[int]:
-    """Create `count` hourly slots of `capacity` places at the manager's clinic, days ahead."""
+    """Create `count` hourly slots of `capacity` places at the manager's clinic, days ahead.
+
+    Past the demo's two weeks of slots (09:00, 11:00 and 14:30 at the clinic): on hours that
+    reach them, a new slot would clash (409) depending on the time of day the test runs.
+    """
     clinic = manager["clinic_id"]
     services = call(base, "GET", f"/api/v1/clinics/{clinic}/services", manager["token"]).body
     start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0)
