@@ -62,6 +62,19 @@ def main() -> None:
         instance.cleanup()
 
 
+def refresh_statistics(db) -> None:
+    """ANALYZE on PostgreSQL, as autovacuum would have done on a database in service.
+
+    Straight after a bulk load the planner has no statistics: it then reads the whole flag
+    table for each batch, a cost no running deployment has.
+    """
+    from sqlalchemy import text
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
+
+
 def run_job(instance: Instance, wanted: int) -> None:
     """Run the compliance job twice in process and print its figures beside the target."""
     import os
@@ -82,6 +95,7 @@ def run_job(instance: Instance, wanted: int) -> None:
         db.session.rollback()
         engine = "PostgreSQL" if db.engine.dialect.name == "postgresql" else "SQLite"
         for run in ("first run of the day", "rerun (replaces the day's flags)"):
+            refresh_statistics(db)
             timer = WriteTimer(db.engine)
             start = time.perf_counter()
             outcome = compute_compliance_flags(app)

@@ -36,8 +36,11 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
     episodes = flagged = 0
     after = 0
     protocols: dict[int, CompiledProtocol] = {}
+    # The first run of a day finds no flags of the day to compare with: it reads none. Reading
+    # them per batch would scan a table this run fills, with statistics from before it.
+    compare = read_before_writing(_has_recent_flags)
     while True:
-        rows, events, stored = read_before_writing(partial(_next_batch, after))
+        rows, events, stored = read_before_writing(partial(_next_batch, after, compare))
         if not rows:
             break
         after = rows[-1][0].id
@@ -56,7 +59,18 @@ def compute_compliance_flags(app: Flask | None = None) -> str:
     return f"{episodes} open episodes, {flagged} overdue flags"
 
 
-def _next_batch(after: int) -> tuple[list, dict, dict]:
+def _since() -> date:
+    """Return yesterday in UTC: every clinic's today is on or after it."""
+    return clinic_today(UTC) - timedelta(days=1)
+
+
+def _has_recent_flags() -> bool:
+    """Whether any flag was stored since yesterday (UTC): only this job writes flags."""
+    found = select(ComplianceFlag.id).where(ComplianceFlag.computed_on >= _since()).limit(1)
+    return db.session.execute(found).first() is not None
+
+
+def _next_batch(after: int, compare: bool = True) -> tuple[list, dict, dict]:
     """Return the next open episodes after id `after` with their clinics' zones, their events,
     and their flags stored since yesterday (UTC) by flag key."""
     rows = db.session.execute(
@@ -69,12 +83,13 @@ def _next_batch(after: int) -> tuple[list, dict, dict]:
         .limit(BATCH)
     ).all()
     ids = [episode.id for episode, _ in rows]
-    since = clinic_today(UTC) - timedelta(days=1)  # every clinic's today is on or after it
+    if not compare or not ids:
+        return rows, rows_by_episode(ids), {}
     stored = {
         _key(flag._asdict()): flag.id
         for flag in db.session.execute(
             select(ComplianceFlag.id, *(ComplianceFlag.__table__.c[name] for name in _KEY)).where(
-                ComplianceFlag.episode_id.in_(ids), ComplianceFlag.computed_on >= since
+                ComplianceFlag.episode_id.in_(ids), ComplianceFlag.computed_on >= _since()
             )
         )
     }
